@@ -1,0 +1,3 @@
+from spiraltorch.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Code generation: LLVM IR emission for SpiralTorch kernels."""

@@ -1,0 +1,1 @@
+"""The tracing frontend: proxy tensors, public ops, pytrees and `st.compile`."""

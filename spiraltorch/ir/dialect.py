@@ -1,0 +1,13 @@
+"""The `spiral` dialect: every op family registered in one Dialect object."""
+
+from __future__ import annotations
+
+from xdsl.ir import Dialect
+
+from spiraltorch.ir.ops import creation, elementwise
+
+OP_MODULES = [elementwise, creation]
+
+ALL_OPS = [op for mod in OP_MODULES for op in mod.OPS]
+
+Spiral = Dialect("spiral", ALL_OPS, [])

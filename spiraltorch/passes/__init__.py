@@ -1,0 +1,1 @@
+"""IR passes. Every pass is registered in `spiraltorch.passes.registry`."""
