@@ -22,9 +22,11 @@ from spiraltorch.ir import dtypes
 
 @cache
 def _implementation_classes():
-    from spiraltorch.interp import creation, elementwise
+    from spiraltorch.interp import creation, elementwise, linalg, nn, rankk, reduction, shape
 
-    return [FuncFunctions, elementwise.ElementwiseFunctions, creation.CreationFunctions]
+    return [FuncFunctions, elementwise.ElementwiseFunctions, creation.CreationFunctions,
+            reduction.ReductionFunctions, nn.NNFunctions, linalg.LinalgFunctions, shape.ShapeFunctions,
+            rankk.RankKFunctions]
 
 
 class _TypeCheck(Interpreter.Listener):

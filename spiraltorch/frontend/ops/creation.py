@@ -1,0 +1,3 @@
+"""Public creation ops (being written)."""
+
+__all__: list[str] = []

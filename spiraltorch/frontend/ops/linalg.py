@@ -1,0 +1,3 @@
+"""Public linalg ops (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Public nn ops (being written)."""
+
+__all__: list[str] = []

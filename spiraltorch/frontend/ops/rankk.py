@@ -1,0 +1,3 @@
+"""Public rankk ops (being written)."""
+
+__all__: list[str] = []

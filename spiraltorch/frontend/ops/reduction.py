@@ -1,0 +1,3 @@
+"""Public reduction ops (being written)."""
+
+__all__: list[str] = []

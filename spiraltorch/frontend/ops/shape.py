@@ -1,0 +1,3 @@
+"""Public shape ops (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""linalg ops of the spiral dialect (being written)."""
+
+OPS = []

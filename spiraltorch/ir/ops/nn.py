@@ -1,0 +1,3 @@
+"""nn ops of the spiral dialect (being written)."""
+
+OPS = []

@@ -1,0 +1,3 @@
+"""rankk ops of the spiral dialect (being written)."""
+
+OPS = []

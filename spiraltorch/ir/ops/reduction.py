@@ -1,0 +1,3 @@
+"""reduction ops of the spiral dialect (being written)."""
+
+OPS = []

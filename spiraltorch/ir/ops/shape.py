@@ -1,0 +1,3 @@
+"""shape ops of the spiral dialect (being written)."""
+
+OPS = []
