@@ -7,6 +7,7 @@ ml_dtypes' `bfloat16`, which is a real numpy dtype (the interpreter can hold and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ml_dtypes
 import numpy as np
@@ -90,7 +91,14 @@ def lookup(dt) -> DType:
 
 
 def tensor_type(shape, dt) -> TensorType:
-    return TensorType(lookup(dt).ir, list(shape))
+    return _tensor_type(tuple(shape), lookup(dt).name)
+
+
+@lru_cache(maxsize=4096)
+def _tensor_type(shape: tuple[int, ...], name: str) -> TensorType:
+    # Attributes are immutable, so one instance per (shape, dtype) can be shared; building one
+    # runs xDSL's attribute verification, which dominated tracing time.
+    return TensorType(BY_NAME[name].ir, list(shape))
 
 
 def shape_of(t: Attribute) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr,
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from spiraltorch.errors import IRError
 from spiraltorch.ir.ops.base import format_loc
@@ -24,8 +24,9 @@ from spiraltorch.ir.ops.base import format_loc
 @cache
 def _dialects():
     from spiraltorch.ir.dialect import Spiral
+    from spiraltorch.ir.kernel_dialect import Kern
 
-    return [builtin.Builtin, func.Func, arith.Arith, math.Math, memref.MemRef, scf.Scf, Spiral]
+    return [builtin.Builtin, func.Func, arith.Arith, math.Math, memref.MemRef, scf.Scf, Spiral, Kern]
 
 
 def context() -> Context:
@@ -57,10 +58,15 @@ class _LocatingParser(Parser):
 
 def parse(text: str, filename: str = "<input>", ctx: Context | None = None) -> ModuleOp:
     """Parse and verify; errors become IRError('file:line:col: message')."""
+    parser = _LocatingParser(ctx or context(), text, name=filename)
     try:
-        module = _LocatingParser(ctx or context(), text, name=filename).parse_module()
+        module = parser.parse_module()
     except ParseError as err:
         raise IRError(_parse_message(err, filename)) from err
+    except (VerifyException, DiagnosticException) as err:
+        # xDSL checks attribute and property types while parsing: report where the parser stood.
+        where = parser._current_token.span.get_location()
+        raise IRError(f"{filename}:{where.line}:{where.col}: {_root_message(err)}") from err
     verify(module, filename)
     return module
 

@@ -20,13 +20,15 @@ from spiraltorch.frontend.tensor import Tensor
 from spiraltorch.ir import dtypes
 
 PyScalar = (bool, int, float)
+_OUTSIDE = ("a traced tensor was used outside the function being compiled (it leaked through a global, a closure "
+            "or a container); return it from the compiled function instead")
 
 
 def trace_of(*xs) -> tr.TraceContext:
     """The active trace; tensors from another (finished or outer) trace are rejected."""
     ctx = tr.current()
     if ctx is None:
-        raise tr.user_error("SpiralTorch ops on tensors only work inside a function being compiled")
+        raise tr.user_error(_OUTSIDE)
     for x in xs:
         if isinstance(x, Tensor) and x.trace is not ctx:
             raise tr.user_error(
@@ -164,6 +166,8 @@ def _run_eagerly(fn, args, kwargs):
     from spiraltorch.frontend.api import compile as st_compile
 
     leaves, treedef = pytree.flatten((args, kwargs))
+    if any(isinstance(leaf, Tensor) for leaf in leaves):
+        raise tr.user_error(_OUTSIDE)
     is_array = [isinstance(leaf, (np.ndarray, np.generic)) for leaf in leaves]
     statics = tuple(leaf for leaf, a in zip(leaves, is_array, strict=True) if not a)
     key = (fn, treedef, tuple(is_array), _hashable(statics))

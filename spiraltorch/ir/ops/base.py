@@ -12,7 +12,6 @@ Ops whose result type is an input (reshape, astype, constants) pass `result_type
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 from xdsl.dialects.builtin import (
     BoolAttr,
@@ -91,8 +90,6 @@ class SpiralOp(IRDLOperation):
 
     # Properties are printed and parsed inside the attribute dictionary: `{axes = array<i64: 1>}`.
     irdl_options = (ParsePropInAttrDict(),)
-    # Human name used in messages when it differs from the op name (e.g. "topk" for spiral.rankk).
-    SUMMARY: ClassVar[str] = ""
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -103,14 +100,16 @@ class SpiralOp(IRDLOperation):
     def make(cls, *operands: SSAValue, result_types: Sequence[Attribute] | None = None, **props):
         """Build the op, inferring result types unless given. Raises ShapeError on bad input."""
         props = {k: v for k, v in props.items() if v is not None}  # None = property absent
-        if result_types is None:
+        inferred = result_types is None
+        if inferred:
             result_types = cls.infer([o.type for o in operands], **props)
         op = cls.create(
             operands=list(operands),
             result_types=list(result_types),
             properties={k: to_attr(v) for k, v in props.items()},
         )
-        op.check()
+        if not inferred:
+            op.check()
         return op
 
     # -- inspection --------------------------------------------------------------------------
