@@ -95,11 +95,19 @@ class CompiledFunction:
         self.static_argnums = _normalize_static(static_argnums, self._sig)
         self.static_argnames = frozenset(static_argnames)
         self._cache: dict = {}
+        self._fast: dict = {}
         self._hits = 0
         self._misses = 0
 
     # -- public --------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if not kwargs:
+            # Fast path: positional numpy arrays with a signature seen before (no pytree walk).
+            fast = self._fast.get(tuple([(type(a), getattr(a, "shape", None), getattr(a, "dtype", None))
+                                         for a in args]))
+            if fast is not None:
+                self._hits += 1
+                return fast(args)
         if tr.current() is not None and _has_tensor(args, kwargs):
             return self.fn(*args, **kwargs)  # called from another traced function: inline it
         key, leaves = self._key(args, kwargs)
@@ -111,6 +119,8 @@ class CompiledFunction:
         else:
             self._hits += 1
         executable, out_tree = entry
+        if not kwargs and not self.static_argnums and all(type(a) is np.ndarray for a in args):
+            self._fast[tuple([(np.ndarray, a.shape, a.dtype) for a in args])] = _fast_entry(executable, out_tree)
         return pytree.unflatten(out_tree, executable(leaves))
 
     def lower(self, *args, **kwargs) -> Lowered:
@@ -122,6 +132,7 @@ class CompiledFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast.clear()
         self._hits = self._misses = 0
 
     # -- internals -----------------------------------------------------------------------------
@@ -174,6 +185,14 @@ class CompiledFunction:
             named[params[pos] if pos < len(params) else f"arg{pos}"] = value
         named.update(dyn_kw)
         return _Ordered(named)
+
+
+def _fast_entry(executable, out_tree):
+    """A call for positional arrays: skip flattening; a single output skips unflattening too."""
+    run = getattr(executable, "call_arrays", executable)
+    if out_tree == pytree.LEAF:
+        return lambda args: run(args)[0]
+    return lambda args: pytree.unflatten(out_tree, run(args))
 
 
 class _Ordered(dict):

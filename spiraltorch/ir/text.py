@@ -11,7 +11,7 @@ from functools import cache
 
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, func, math, memref, scf
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
+from xdsl.dialects.builtin import AnyFloat, FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.printer import Printer
@@ -43,9 +43,25 @@ def extra_dialects(ctx: Context, dialects) -> None:
             ctx.load_dialect(d)
 
 
+class _BitsElement(Parser._TensorLiteralElement):
+    """A hex literal in dense<...> of a float type is the value's bit pattern (MLIR's rule). xDSL 0.74
+    prints inf/nan (and some floats) that way but reads them back as integers."""
+
+    def to_type(self, parser, type):
+        if isinstance(type, AnyFloat):
+            return type.unpack(self.value.to_bytes(type.compile_time_size, "little"), 1)[0]
+        return super().to_type(parser, type)
+
+
 class _LocatingParser(Parser):
     """Gives every parsed op without an explicit `loc(...)` its position in the text, so that
     verifier errors on a .mlir file point at file:line:col like mlir-opt's do."""
+
+    def _parse_tensor_literal_element(self):
+        el = super()._parse_tensor_literal_element()
+        if type(el.value) is int and el.span.text.lower().startswith("0x"):
+            return _BitsElement(el.is_negative, el.value, el.span)
+        return el
 
     def parse_operation(self) -> Operation:
         start = self._current_token.span

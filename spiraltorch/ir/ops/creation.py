@@ -60,10 +60,16 @@ class FullOp(SpiralOp):
 
     def check(self):
         dt = dtype(self.result.type)
-        if isinstance(self.value, FloatAttr) and dt.kind != "f":
-            v = self.value.value.data
-            if v != v or v in (float("inf"), float("-inf")):
-                raise ShapeError(f"spiral.full cannot fill a {dt.name} tensor with {v}")
+        v = self.value.value.data
+        if dt.kind == "f":
+            return
+        if isinstance(self.value, FloatAttr) and (v != v or v in (float("inf"), float("-inf"))):
+            raise ShapeError(f"spiral.full cannot fill an {dt.name} tensor with {v}")
+        if dt.kind == "i":
+            bits = dt.np.itemsize * 8
+            lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+            if not lo <= int(v) <= hi:
+                raise ShapeError(f"spiral.full value {v} is out of range for {dt.name} ([{lo}, {hi}])")
 
 
 @irdl_op_definition
