@@ -325,3 +325,21 @@ def test_ops_outside_a_trace_on_a_leaked_tensor():
     f(rand((2,), "f32", RNG))
     with pytest.raises(st.TraceError, match="used outside the function being compiled"):
         _ = LEAKED[-1] * 2
+
+
+def test_stc_ir_prints_the_same_module_as_lower():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+    r = subprocess.run([sys.executable, "-m", "spiraltorch.cli", "ir", f"{example}:f", "--arg", "x=f32[4,8]",
+                        "--arg", "w=f32[8,3]", "--arg", "b=f32[3]"], capture_output=True, text=True, check=True)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quickstart", example)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    args = (np.zeros((4, 8), np.float32), np.zeros((8, 3), np.float32), np.zeros(3, np.float32))
+    assert r.stdout == mod.f.lower(*args).as_text()
+    assert "spiral.softmax" in r.stdout and "spiral.matmul" in r.stdout
