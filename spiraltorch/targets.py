@@ -17,6 +17,7 @@ DEFAULT = "interp"  # becomes "cpu" once the CPU backend lands
 # choosing one target never imports another's toolchain.
 _TARGETS = {
     "interp": "spiraltorch.interp.executable:InterpTarget",
+    "cpu": "spiraltorch.codegen.cpu_target:CpuTarget",
 }
 
 

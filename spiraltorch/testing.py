@@ -54,3 +54,18 @@ def assert_close(actual, expected, rtol=None, atol=None, check_dtype=True, err_m
                                    equal_nan=True, err_msg=err_msg)
     else:
         np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
+
+
+def compare_targets(fn, *args, target="cpu", rtol=None, atol=None, static_argnums=()):
+    """Run fn compiled for target and for the interpreter; outputs must match (structure, dtype, values)."""
+    import spiraltorch as st
+    from spiraltorch.frontend import pytree
+
+    got = st.compile(fn, target=target, static_argnums=static_argnums)(*args)
+    want = st.compile(fn, target="interp", static_argnums=static_argnums)(*args)
+    g_leaves, g_tree = pytree.flatten(got)
+    w_leaves, w_tree = pytree.flatten(want)
+    assert g_tree == w_tree, f"output structure {g_tree} != {w_tree}"
+    for i, (g, w) in enumerate(zip(g_leaves, w_leaves, strict=True)):
+        assert_close(g, w, rtol=rtol, atol=atol, err_msg=f"output {i}:")
+    return got

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 
-from spiraltorch.errors import CompileError, UsageError
+from spiraltorch.errors import CompileError, SpiralError, UsageError
 
 # name -> ("module:Class", one-line description)
 _PASSES: dict[str, tuple[str, str]] = {
@@ -21,6 +21,8 @@ _PASSES: dict[str, tuple[str, str]] = {
     "cse": ("xdsl.transforms.common_subexpression_elimination:CommonSubexpressionElimination",
             "common subexpression elimination"),
     "dce": ("xdsl.transforms.dead_code_elimination:DeadCodeElimination", "remove unused pure ops"),
+    "lower-to-kernels": ("spiraltorch.passes.lower_to_kernels:LowerToKernelsPass",
+                         "spiral ops -> host function + loop kernels (scf/arith/math/memref)"),
 }
 
 
@@ -82,7 +84,7 @@ class PipelineRun:
         pipeline = self._pipeline()
         try:
             pipeline.apply(text.context(), module)
-        except UsageError:
+        except SpiralError:
             raise
         except Exception as err:
             raise CompileError(f"pass pipeline '{self.spec}' failed: {str(err).splitlines()[0]}") from err

@@ -1,0 +1,57 @@
+"""A compiled program: a native entry point plus what it needs to be called (no compiler imports).
+
+The entry is `void main(in0*, ..., out0*, ..., workspace*)`: inputs are read, outputs are written
+in place (the runtime allocates them), temporaries live in one workspace buffer kept between calls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+
+from runtime.parallel import PFOR_ADDRESS
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+class Program:
+    def __init__(self, entry_address: int, inputs: list[TensorSpec], outputs: list[TensorSpec],
+                 workspace_bytes: int, keepalive=None):
+        self.inputs = inputs
+        self.outputs = outputs
+        self.workspace = np.empty(max(workspace_bytes, 1), np.uint8)
+        self._keepalive = keepalive  # the JIT engine or loaded library owning the code
+        n = len(inputs) + len(outputs) + 2
+        self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(entry_address)
+        self._ws_ptr = self.workspace.ctypes.data
+
+    def call_arrays(self, args) -> list[np.ndarray]:
+        """Arrays already known to have the right shapes and dtypes (the compiled function's fast path)."""
+        for a in args:
+            if not a.flags.c_contiguous:
+                return self(args)
+        outs = [np.empty(s.shape, s.dtype) for s in self.outputs]
+        self._fn(*[a.ctypes.data for a in args], *[o.ctypes.data for o in outs], self._ws_ptr, PFOR_ADDRESS)
+        return outs
+
+    def __call__(self, args) -> list[np.ndarray]:
+        ptrs = []
+        keep = []
+        for a, spec in zip(args, self.inputs, strict=True):
+            arr = np.asarray(a, dtype=spec.dtype)
+            if not arr.flags.c_contiguous:
+                arr = np.ascontiguousarray(arr)
+            keep.append(arr)
+            ptrs.append(arr.ctypes.data)
+        outs = [np.empty(s.shape, s.dtype) for s in self.outputs]
+        ptrs.extend(o.ctypes.data for o in outs)
+        ptrs.append(self._ws_ptr)
+        ptrs.append(PFOR_ADDRESS)
+        self._fn(*ptrs)
+        return outs

@@ -1,0 +1,47 @@
+"""The `cpu` target: spiral -> kernel IR -> LLVM IR -> native code through llvmlite's JIT."""
+
+from __future__ import annotations
+
+from xdsl.dialects import func
+
+from spiraltorch.ir import dtypes
+
+
+def kernel_module(lowered):
+    """The kernel-IR module of a traced function (the traced module itself is left untouched)."""
+    from spiraltorch.passes.lower_to_kernels import LowerToKernelsPass
+    from spiraltorch.passes.registry import PipelineRun
+
+    module = lowered.module.clone()
+    PipelineRun("canonicalize,cse,dce").run(module)
+    LowerToKernelsPass().apply(None, module)
+    return module
+
+
+class CpuExecutable:
+    def __init__(self, lowered):
+        from runtime.program import Program, TensorSpec
+        from spiraltorch.codegen import jit, llvm_emitter
+
+        kmod = kernel_module(lowered)
+        host = next(op for op in kmod.ops if isinstance(op, func.FuncOp) and "spiral.host" in op.attributes)
+        llvm_mod = llvm_emitter.emit_module(kmod)
+        self.engine = jit.compile_module(llvm_mod)
+        addr = self.engine.get_function_address(host.sym_name.data)
+        fn = next(op for op in lowered.module.ops if isinstance(op, func.FuncOp))
+        ins = [TensorSpec(dtypes.shape_of(t), dtypes.dtype_of(t).np) for t in fn.function_type.inputs.data]
+        outs = [TensorSpec(dtypes.shape_of(t), dtypes.dtype_of(t).np) for t in fn.function_type.outputs.data]
+        ws_type = host.function_type.inputs.data[-1]
+        self.program = Program(addr, ins, outs, ws_type.get_shape()[0], keepalive=self.engine)
+
+        self.call_arrays = self.program.call_arrays
+
+    def __call__(self, leaves):
+        return self.program(leaves)
+
+
+class CpuTarget:
+    name = "cpu"
+
+    def compile(self, lowered) -> CpuExecutable:
+        return CpuExecutable(lowered)

@@ -1,0 +1,1 @@
+"""Kernel IR: lowering spiral ops to loops over buffers (scf + arith + math + memref)."""
