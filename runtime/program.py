@@ -13,6 +13,9 @@ import numpy as np
 
 from runtime.parallel import PFOR_ADDRESS
 
+_from_buffer = ctypes.c_char.from_buffer
+_addressof = ctypes.addressof
+
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -30,14 +33,20 @@ class Program:
         n = len(inputs) + len(outputs) + 2
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(entry_address)
         self._ws_ptr = self.workspace.ctypes.data
+        self._out_specs = [(s.shape, s.dtype) for s in outputs]
 
     def call_arrays(self, args) -> list[np.ndarray]:
-        """Arrays already known to have the right shapes and dtypes (the compiled function's fast path)."""
-        for a in args:
-            if not a.flags.c_contiguous:
-                return self(args)
-        outs = [np.empty(s.shape, s.dtype) for s in self.outputs]
-        self._fn(*[a.ctypes.data for a in args], *[o.ctypes.data for o in outs], self._ws_ptr, PFOR_ADDRESS)
+        """Arrays already known to have the right shapes and dtypes (the compiled function's fast path).
+
+        `addressof(c_char.from_buffer(a))` reads a data pointer in ~0.3 us where `a.ctypes.data` takes
+        ~1.3 us; it only accepts writable C-contiguous buffers, and anything else takes the general path.
+        """
+        try:
+            ptrs = [_addressof(_from_buffer(a)) for a in args]
+        except (TypeError, ValueError, BufferError):
+            return self(args)
+        outs = [np.empty(shape, dtype) for shape, dtype in self._out_specs]
+        self._fn(*ptrs, *[_addressof(_from_buffer(o)) for o in outs], self._ws_ptr, PFOR_ADDRESS)
         return outs
 
     def __call__(self, args) -> list[np.ndarray]:

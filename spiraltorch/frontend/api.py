@@ -101,10 +101,12 @@ class CompiledFunction:
 
     # -- public --------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if not kwargs:
+        if not kwargs and self._fast and tr.current() is None:
             # Fast path: positional numpy arrays with a signature seen before (no pytree walk).
-            fast = self._fast.get(tuple([(type(a), getattr(a, "shape", None), getattr(a, "dtype", None))
-                                         for a in args]))
+            try:
+                fast = self._fast.get(tuple([(a.shape, a.dtype) for a in args]))
+            except AttributeError:  # not all arrays
+                fast = None
             if fast is not None:
                 self._hits += 1
                 return fast(args)
@@ -120,7 +122,7 @@ class CompiledFunction:
             self._hits += 1
         executable, out_tree = entry
         if not kwargs and not self.static_argnums and all(type(a) is np.ndarray for a in args):
-            self._fast[tuple([(np.ndarray, a.shape, a.dtype) for a in args])] = _fast_entry(executable, out_tree)
+            self._fast[tuple([(a.shape, a.dtype) for a in args])] = _fast_entry(executable, out_tree)
         return pytree.unflatten(out_tree, executable(leaves))
 
     def lower(self, *args, **kwargs) -> Lowered:
