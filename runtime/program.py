@@ -28,7 +28,10 @@ class Program:
                  workspace_bytes: int, keepalive=None):
         self.inputs = inputs
         self.outputs = outputs
-        self.workspace = np.empty(max(workspace_bytes, 1), np.uint8)
+        # 64-byte aligned: generated code assumes cache-line aligned temporaries (GEMM packing buffers).
+        self._ws_raw = np.empty(max(workspace_bytes, 1) + 64, np.uint8)
+        skip = (-self._ws_raw.ctypes.data) % 64
+        self.workspace = self._ws_raw[skip:skip + max(workspace_bytes, 1)]
         self._keepalive = keepalive  # the JIT engine or loaded library owning the code
         n = len(inputs) + len(outputs) + 2
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(entry_address)

@@ -206,3 +206,72 @@ def cmd_passes(args) -> int:
     for name, desc in registry.descriptions().items():
         print(f"{name:<16} {desc}")
     return 0
+
+
+# --- stc kernels / build / run (the cpu target's native code and artifacts) -------------------------------------
+def _lower_traced(args):
+    """Trace FILE.py:FUNC with --arg/--static for `stc kernels` and `stc build` (cpu target only)."""
+    if args.backend != "cpu":
+        raise UsageError(f"--target {args.backend}: only the 'cpu' target compiles to native kernels and artifacts")
+    fn = loader.compiled(loader.load_function(args.target))
+    statics = [argspec.parse_static(s) for s in args.static]
+    compiled = _with_statics(fn, {n for n, _ in statics})
+    values = _call_args(compiled, [argspec.parse_arg(a) for a in args.arg], statics)
+    return compiled.lower(*values)
+
+
+def _aot_target(args):
+    from spiraltorch.codegen import aot
+
+    return aot.host_target(None if args.cpu == "host" else args.cpu)
+
+
+def cmd_kernels(args) -> int:
+    from spiraltorch.codegen import aot
+    from spiraltorch.ir import text
+
+    lowered = _lower_traced(args)
+    kmod = aot.kernel_module(lowered)
+    out = _Out(args.output)
+    if args.kernel_ir:
+        out.write(text.to_text(kmod))
+    else:
+        target = _aot_target(args)
+        llvm_mod = aot.llvm_module(kmod, target)
+        if args.asm:
+            out.write(aot.assembly(llvm_mod, target))
+        elif args.unoptimized:
+            out.write(str(llvm_mod))
+        else:
+            out.write(str(aot.optimized_ir(llvm_mod, target)))
+    out.close()
+    return 0
+
+
+def cmd_build(args) -> int:
+    from spiraltorch.codegen import aot
+
+    lowered = _lower_traced(args)
+    manifest = aot.save(lowered, args.output, target=_aot_target(args))
+    sig = ", ".join(f"{i['name']}: {i['dtype']}[{','.join(map(str, i['shape']))}]" for i in manifest["inputs"])
+    print(f"wrote {args.output}: {manifest['name']}({sig}) -> {len(manifest['outputs'])} output(s), "
+          f"{manifest['library']['file']}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    import runtime
+
+    try:
+        model = runtime.load(args.artifact)
+        inputs = {}
+        for spec in args.inputs:
+            name, value = argspec.parse_input(spec)
+            # .npy arrays must have the input's dtype; literals take it (like numpy's weak scalars)
+            literal = not spec.partition("=")[2].endswith(".npy")
+            inputs[name] = value.tolist() if literal and isinstance(value, np.ndarray) else value
+        outputs = model.call_flat(**inputs)
+    except runtime.ArtifactError as err:
+        raise UsageError(str(err)) from None
+    _emit_outputs(outputs, args.out)
+    return 0

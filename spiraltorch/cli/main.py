@@ -1,4 +1,5 @@
-"""`stc`: print traced IR, run pass pipelines like mlir-opt, and execute functions on the interpreter.
+"""`stc`: print traced IR, run pass pipelines like mlir-opt, execute functions on the interpreter, and
+compile to native code (`stc kernels`, `stc build` an artifact, `stc run` one through the runtime).
 
 Every error is one line on stderr (`stc: error: ...`) and a non-zero exit; `--traceback` shows the
 Python traceback as well.
@@ -67,7 +68,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("passes", help="list the registered passes")
     _common(p)
+
+    _aot_parsers(sub)
     return parser
+
+
+def _aot_parsers(sub) -> None:
+    """`stc kernels`, `stc build` (compile to a .stpack artifact) and `stc run` (run one, runtime only)."""
+
+    def traced(p):
+        p.add_argument("target", metavar="FILE.py:FUNC")
+        p.add_argument("--arg", action="append", default=[], metavar="NAME=DTYPE[SHAPE]",
+                       help="a traced argument, e.g. x=f32[4,8]; NAME=float|int|bool for a Python scalar")
+        p.add_argument("--static", action="append", default=[], metavar="NAME=VALUE",
+                       help="a static (compile-time) argument given as a Python literal")
+        p.add_argument("--target", dest="backend", default="cpu", metavar="TARGET",
+                       help="compile target (only 'cpu' has kernels and artifacts)")
+        p.add_argument("--cpu", default="host", metavar="NAME",
+                       help="LLVM CPU to compile for (default: this machine's, with all its features); e.g. "
+                            "x86-64-v3 for an artifact that runs on any AVX2 machine")
+
+    p = sub.add_parser("kernels", help="compile FILE.py:FUNC and print its LLVM IR (or assembly, or kernel IR)")
+    traced(p)
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--asm", action="store_true", help="print the assembly instead")
+    what.add_argument("--kernel-ir", action="store_true", help="print the kernel-level MLIR module instead")
+    what.add_argument("--unoptimized", action="store_true", help="print the LLVM IR before the O3 pipeline")
+    p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
+    _common(p)
+
+    p = sub.add_parser("build", help="compile FILE.py:FUNC into a .stpack artifact (see `stc run`, runtime.load)")
+    traced(p)
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.stpack", help="artifact directory to write")
+    _common(p)
+
+    p = sub.add_parser("run", help="run a .stpack artifact through the minimal runtime (no compiler)")
+    p.add_argument("artifact", metavar="MODEL.stpack")
+    p.add_argument("--in", dest="inputs", action="append", default=[], metavar="NAME=FILE.npy|LITERAL",
+                   help="an input by name; repeat for each")
+    p.add_argument("--out", action="append", default=[], metavar="FILE.npy",
+                   help="write the outputs (flattened, in order); without it they are printed")
+    _common(p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +131,8 @@ def _dispatch(args) -> int:
     from spiraltorch.cli import commands
 
     return {"ir": commands.cmd_ir, "opt": commands.cmd_opt, "interp": commands.cmd_interp,
-            "run-interp": commands.cmd_interp, "passes": commands.cmd_passes}[args.command](args)
+            "run-interp": commands.cmd_interp, "passes": commands.cmd_passes, "kernels": commands.cmd_kernels,
+            "build": commands.cmd_build, "run": commands.cmd_run}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The `cpu` target: spiral -> kernel IR -> LLVM IR -> native code through llvmlite's JIT."""
+"""The `cpu` target: spiral -> kernel IR -> LLVM IR -> native code (a cached shared object, or llvmlite's JIT)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ def kernel_module(lowered):
     return module
 
 
+def _provide_gemm(kmod) -> None:
+    """Programs with f32 matmuls call st_sgemm; compile it once per process and let the JIT find it."""
+    from spiraltorch.ir.kernel_dialect import GemmOp
+
+    if any(isinstance(op, GemmOp) for op in kmod.walk()):
+        import llvmlite.binding as llvm
+
+        from spiraltorch.codegen import matmul
+
+        llvm.add_symbol(matmul.ENTRY, matmul.default_kernel().fn_addr)
+
+
 class CpuExecutable:
     def __init__(self, lowered):
         from runtime.program import Program, TensorSpec
@@ -25,6 +37,7 @@ class CpuExecutable:
 
         kmod = kernel_module(lowered)
         host = next(op for op in kmod.ops if isinstance(op, func.FuncOp) and "spiral.host" in op.attributes)
+        _provide_gemm(kmod)
         llvm_mod = llvm_emitter.emit_module(kmod)
         self.engine = jit.compile_module(llvm_mod)
         addr = self.engine.get_function_address(host.sym_name.data)
@@ -43,5 +56,9 @@ class CpuExecutable:
 class CpuTarget:
     name = "cpu"
 
-    def compile(self, lowered) -> CpuExecutable:
-        return CpuExecutable(lowered)
+    def compile(self, lowered):
+        """Through the disk compile cache (spiraltorch/cache.py): a hit loads a shared object, a miss
+        builds one (or JITs with CpuExecutable when the cache is off or there is no C compiler)."""
+        from spiraltorch import cache
+
+        return cache.compile_cpu(lowered)

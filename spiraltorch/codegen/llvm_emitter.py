@@ -40,7 +40,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from spiraltorch.codegen import mathlib
 from spiraltorch.errors import CompileError
-from spiraltorch.ir.kernel_dialect import RemFOp
+from spiraltorch.ir.kernel_dialect import GemmOp, RemFOp
 
 I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
@@ -238,14 +238,19 @@ def _intrinsic(name: str, arity: int):
     return handler
 
 
-def _math(fn: Callable[[ir.IRBuilder, ir.Value], ir.Value]):
+def _math(fn: Callable[[ir.IRBuilder, ir.Value], ir.Value], libm: str):
+    """f32 (and f16 through f32) use our polynomials; f64 calls the C library's double function
+    (correctly rounded-ish and scalar: f64 is for accuracy, not speed)."""
+
     def handler(e: FunctionEmitter, op):
         x = e.get(op.operand)
-        if x.type != F32:  # the polynomials are f32; f64 math goes through f32 only if asked
-            if x.type == F16:
-                return e.b.fptrunc(fn(e.b, e.b.fpext(x, F32)), F16)
-            raise CompileError(f"LLVM emitter: {op.name} on {op.operand.type} is not supported yet")
-        return fn(e.b, x)
+        if x.type == F32:
+            return fn(e.b, x)
+        if x.type == F16:
+            return e.b.fptrunc(fn(e.b, e.b.fpext(x, F32)), F16)
+        if x.type == F64 and not e.m.target.is_gpu:
+            return e.b.call(e.m.external(libm, ir.FunctionType(F64, [F64])), [x])
+        raise CompileError(f"LLVM emitter: {op.name} on {op.operand.type} is not supported for {e.m.target.name}")
 
     return handler
 
@@ -381,6 +386,34 @@ def _if(e: FunctionEmitter, op: scf.IfOp):
     return results
 
 
+GEMM_SYMBOL = "st_sgemm"
+GEMM_TYPE = ir.FunctionType(ir.VoidType(), [I64, I64, I64, I64, ir.PointerType(), I64, I64, ir.PointerType(), I64,
+                                            I64, ir.PointerType(), I64, I64, I32, ir.PointerType()])
+
+
+def _gemm(e: FunctionEmitter, op: GemmOp):
+    """st_sgemm on a band of batches and rows: pointers are offset to the band's first element."""
+    b = e.b
+    p = {k: v.value.data for k, v in op.properties.items()}
+
+    def ptr(ref, batch_stride, row_stride, row):
+        _, offset = layout_of(ref.type)
+        lin = b.add(ir.Constant(I64, offset), b.mul(e.get(op.b0), ir.Constant(I64, batch_stride)))
+        if row is not None:
+            lin = b.add(lin, b.mul(row, ir.Constant(I64, row_stride)))
+        return b.gep(e.get(ref), [lin], inbounds=True, source_etype=F32)
+
+    r0 = e.get(op.r0)
+    work = b.gep(e.get(op.work), [b.mul(e.get(op.slot), ir.Constant(I64, p["work_floats"]))], inbounds=True,
+                 source_etype=F32)
+    fn = e.m.external(GEMM_SYMBOL, GEMM_TYPE)
+    b.call(fn, [b.sub(e.get(op.b1), e.get(op.b0)), b.sub(e.get(op.r1), r0), ir.Constant(I64, p["n"]),
+                ir.Constant(I64, p["k"]), ptr(op.a, p["sa"], p["lda"], r0), ir.Constant(I64, p["lda"]),
+                ir.Constant(I64, p["sa"]), ptr(op.b, p["sb"], 0, None), ir.Constant(I64, p["ldb"]),
+                ir.Constant(I64, p["sb"]), ptr(op.c, p["sc"], p["ldc"], r0), ir.Constant(I64, p["ldc"]),
+                ir.Constant(I64, p["sc"]), ir.Constant(I32, 0), work])
+
+
 def _view(e: FunctionEmitter, op: memref.ViewOp):
     # memref.view %ws[%byte_offset][]: a typed window into the workspace.
     return e.b.gep(e.get(op.source), [e.get(op.byte_shift)], inbounds=True, source_etype=I8)
@@ -451,10 +484,10 @@ _HANDLERS: dict[type, Callable] = {
     arith.UIToFPOp: _cast("uitofp"), arith.FPToSIOp: _fptosi, arith.ExtSIOp: _cast("sext"),
     arith.ExtUIOp: _cast("zext"), arith.TruncIOp: _cast("trunc"), arith.IndexCastOp: _index_cast,
     arith.BitcastOp: _cast("bitcast"),
-    math.ExpOp: _math(mathlib.emit_exp), math.LogOp: _math(mathlib.emit_log),
-    math.Log1pOp: _math(mathlib.emit_log1p), math.TanhOp: _math(mathlib.emit_tanh),
-    math.ErfOp: _math(mathlib.emit_erf), math.SinOp: _math(mathlib.emit_sin), math.CosOp: _math(mathlib.emit_cos),
-    math.ExpM1Op: _math(mathlib.emit_expm1),
+    math.ExpOp: _math(mathlib.emit_exp, "exp"), math.LogOp: _math(mathlib.emit_log, "log"),
+    math.Log1pOp: _math(mathlib.emit_log1p, "log1p"), math.TanhOp: _math(mathlib.emit_tanh, "tanh"),
+    math.ErfOp: _math(mathlib.emit_erf, "erf"), math.SinOp: _math(mathlib.emit_sin, "sin"),
+    math.CosOp: _math(mathlib.emit_cos, "cos"), math.ExpM1Op: _math(mathlib.emit_expm1, "expm1"),
     math.SqrtOp: _intrinsic("llvm.sqrt", 1), math.RsqrtOp: _rsqrt, math.AbsFOp: _intrinsic("llvm.fabs", 1),
     math.FloorOp: _intrinsic("llvm.floor", 1), math.CeilOp: _intrinsic("llvm.ceil", 1),
     math.CopySignOp: _intrinsic("llvm.copysign", 2), math.FmaOp: _intrinsic("llvm.fma", 3),
@@ -465,7 +498,7 @@ _HANDLERS: dict[type, Callable] = {
     scf.ForOp: _for, scf.IfOp: _if,
     func.CallOp: _call,
     memref.ViewOp: _view, memref.ReinterpretCastOp: _reinterpret, memref.GetGlobalOp: _get_global,
-    RemFOp: _binary("frem"),
+    RemFOp: _binary("frem"), GemmOp: _gemm,
 }
 
 
@@ -513,6 +546,13 @@ class ModuleEmitter:
         g.align = 64
         g.initializer = ir.Constant(arr_t, [ir.Constant(st, v) for v in values.tolist()])
         self._globals[op.sym_name.data] = g
+
+    def external(self, name: str, fnty: ir.FunctionType) -> ir.Function:
+        """A function defined outside this module (resolved by the JIT or the linker)."""
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, fnty, name)
+        return fn
 
     def trampoline(self, kernel: ir.Function, n_bufs: int) -> ir.Function:
         """void <kernel>.chunk(ptr ctx, i64 lo, i64 hi): unpack the buffer pointers, call the kernel."""

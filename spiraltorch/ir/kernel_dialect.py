@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from xdsl.dialects.builtin import AnyFloatConstr
+from xdsl.dialects.builtin import I64, AnyFloatConstr, IndexType, IntegerAttr, MemRefType, i64
 from xdsl.ir import Dialect
-from xdsl.irdl import IRDLOperation, VarConstraint, irdl_op_definition, operand_def, result_def, traits_def
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    VarConstraint,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
 from xdsl.traits import Pure
 
 
@@ -26,4 +35,40 @@ class RemFOp(IRDLOperation):
         super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
 
 
-Kern = Dialect("kern", [RemFOp], [])
+@irdl_op_definition
+class GemmOp(IRDLOperation):
+    """C[b, r, :] (+)= A[b, r, :] @ B[b] for batches [b0, b1) and rows [r0, r1) of one f32 GEMM, through our
+    generated `st_sgemm` (codegen/matmul.py). Leading dimensions and batch strides are in elements
+    relative to each memref's element [0, ..., 0]; `work` is scratch for one thread, slot `slot`."""
+
+    name = "kern.gemm"
+    a = operand_def(MemRefType)
+    b = operand_def(MemRefType)
+    c = operand_def(MemRefType)
+    work = operand_def(MemRefType)
+    b0 = operand_def(IndexType)
+    b1 = operand_def(IndexType)
+    r0 = operand_def(IndexType)
+    r1 = operand_def(IndexType)
+    slot = operand_def(IndexType)
+    n = prop_def(IntegerAttr[I64])
+    k = prop_def(IntegerAttr[I64])
+    lda = prop_def(IntegerAttr[I64])
+    ldb = prop_def(IntegerAttr[I64])
+    ldc = prop_def(IntegerAttr[I64])
+    sa = prop_def(IntegerAttr[I64])
+    sb = prop_def(IntegerAttr[I64])
+    sc = prop_def(IntegerAttr[I64])
+    work_floats = prop_def(IntegerAttr[I64])
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = (
+        "$a `,` $b `,` $c `,` $work `batches` `[` $b0 `,` $b1 `)` `rows` `[` $r0 `,` $r1 `)` `slot` $slot "
+        "attr-dict `:` type($a) `,` type($b) `,` type($c) `,` type($work)"
+    )
+
+    def __init__(self, a, b, c, work, b0, b1, r0, r1, slot, **props):
+        super().__init__(operands=[a, b, c, work, b0, b1, r0, r1, slot],
+                         properties={k: IntegerAttr(v, i64) for k, v in props.items()})
+
+
+Kern = Dialect("kern", [RemFOp, GemmOp], [])

@@ -125,3 +125,43 @@ def test_unsupported_op_is_a_clear_error(monkeypatch):
     fn = st.compile(lambda x: st.erf(x) + 1, target="cpu")
     with pytest.raises(st.CompileError, match=r"test_cpu_backend.py:\d+: spiral.erf is not supported by the CPU"):
         fn(_x((3, 4)))
+
+
+MATMULS = [((5, 7), (7, 3)), ((2, 3, 17, 31), (31, 7)), ((3, 1, 4, 5), (2, 5, 6)), ((7,), (7, 3)), ((4, 7), (7,)),
+           ((300, 200), (200, 400)), ((4, 200, 100), (4, 100, 300)), ((1, 1), (1, 1))]
+
+
+@pytest.mark.parametrize("sa,sb", MATMULS, ids=str)
+def test_matmul_f32_gemm(sa, sb):
+    k = sa[-1]
+    compare_targets(lambda a, b: a @ b, _x(sa), _x(sb), rtol=1e-5, atol=2e-6 * k)
+
+
+def test_matmul_transposed_and_sliced_operands():
+    a, b = _x((64, 70)), _x((50, 70))
+    compare_targets(lambda a, b: (a @ b.T, a[::2, 3:40] @ b[:37, ::2]), a, b, rtol=1e-5, atol=2e-4)
+
+
+@pytest.mark.parametrize("dtype", ["f64", "f16", "bf16", "i32", "i64"])
+def test_matmul_other_dtypes(dtype):
+    a, b = _x((2, 5, 9), dtype, -4, 4), _x((9, 3), dtype, -4, 4)
+    compare_targets(lambda a, b: a @ b, a, b, rtol=1e-12 if dtype == "f64" else None,
+                    atol=1e-12 if dtype == "f64" else None)
+
+
+def test_matmul_large_threaded_matches_numpy():
+    a, b = _x((512, 384)), _x((384, 520))
+    out = st.compile(lambda a, b: a @ b, target="cpu")(a, b)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("fn", [*UNARY, *POSITIVE], ids=lambda f: getattr(f, "__name__", "fn"))
+def test_unary_f64_is_accurate(fn):
+    x = _x((3, 9), "f64", 0.05, 3)
+    compare_targets(fn, x, rtol=1e-13, atol=1e-14)
+
+
+def test_f64_reductions_with_transcendentals():
+    x = _x((4, 9), "f64")
+    compare_targets(lambda x: (st.logsumexp(x, axis=1), st.softmax(x, axis=0)), x, rtol=1e-12, atol=1e-13)

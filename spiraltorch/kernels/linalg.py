@@ -1,0 +1,131 @@
+"""spiral.matmul on the CPU.
+
+f32: our generated BLIS-style GEMM (`codegen/matmul.py`, `st_sgemm`) through `kern.gemm`. Big products
+are split into one band per thread (over the batch when it is large enough, else over rows, in whole
+register tiles); each band gets its own packing scratch slot in the workspace.
+Other dtypes (f64, f16/bf16 computed in f32, integers): a plain loop kernel, correct but not tuned.
+"""
+
+from __future__ import annotations
+
+from spiraltorch import knobs
+from spiraltorch.codegen import matmul as gemm
+from spiraltorch.ir.kernel_dialect import GemmOp
+from spiraltorch.ir.ops.linalg import MatmulOp
+from spiraltorch.kernels.builder import F32
+from spiraltorch.kernels.copy import copy_view
+from spiraltorch.kernels.lower import Lowerer, lowering
+from spiraltorch.kernels.reduction import REASSOC
+from spiraltorch.kernels.scalar import compute_type
+from spiraltorch.kernels.view import View, collapse
+
+
+def _unit_inner(L: Lowerer, v: View) -> View:
+    """v itself when its rows are contiguous (inner stride 1), else a contiguous copy."""
+    if v.strides[-1] == 1 or v.shape[-1] == 1:
+        return v
+    tmp = View.of_buffer(L.temp(v.shape, v.element_type), v.shape, v.element_type)
+    copy_view(L, v, tmp, "pack")
+    return tmp
+
+
+@lowering(MatmulOp)
+def lower_matmul(L: Lowerer, op: MatmulOp) -> None:
+    out = L.result_view(op.result)
+    *batch, m, n = out.shape
+    k = L.view(op.lhs).shape[-1]
+    a = L.view(op.lhs).broadcast_to((*batch, m, k))
+    b = L.view(op.rhs).broadcast_to((*batch, k, n))
+    if out.element_type == F32:
+        _gemm(L, _unit_inner(L, a), _unit_inner(L, b), out)
+    else:
+        _loops(L, a, b, out)
+
+
+def _gemm(L: Lowerer, a: View, b: View, c: View) -> None:
+    *batch, m, n = c.shape
+    k = a.shape[-1]
+    bshape, (sa, sb, sc) = collapse(tuple(batch), a.strides[:-2], b.strides[:-2], c.strides[:-2])
+    if len(bshape) > 1:  # batch dims that no single stride describes: one product per outer index
+        for idx in _indices(bshape[:-1]):
+            start = list(idx) + [0] * 3
+            sub = [_take(v, start, len(bshape) - 1) for v in (a, b, c)]
+            _gemm(L, *sub)
+        return
+    nb = bshape[0] if bshape else 1
+    sa, sb, sc = (s[0] if s else 0 for s in (sa, sb, sc))
+    flops = 2 * nb * m * n * k
+    threads = knobs.num_threads() if flops >= gemm.PARALLEL_MIN_FLOPS else 1
+    cfg = gemm.GemmConfig()
+    by_batch = nb >= threads
+    bands = max(1, min(threads, nb if by_batch else -(-m // cfg.mr)))
+    work = View.of_buffer(L.temp((bands * cfg.workspace_floats,), F32), (bands * cfg.workspace_floats,), F32)
+    flat = [View(v.buffer, v.shape[-2:], v.strides[-2:], v.offset, v.element_type) for v in (a, b, c)]
+    kb, (ra, rb, rc, rw), lo, hi = L.kernel("matmul", [*flat, work], bands)
+    with kb.loop(lo, hi) as band:
+        nxt = kb.add(band.iv, kb.index(1))
+        if by_batch:
+            b0, b1 = _split(kb, band.iv, nb, bands, 1), _split(kb, nxt, nb, bands, 1)
+            r0, r1 = kb.index(0), kb.index(m)
+        else:
+            b0, b1 = kb.index(0), kb.index(nb)
+            r0, r1 = _split(kb, band.iv, m, bands, cfg.mr), _split(kb, nxt, m, bands, cfg.mr)
+        kb.insert(GemmOp(ra, rb, rc, rw, b0, b1, r0, r1, lo, n=n, k=k, lda=a.strides[-2], ldb=b.strides[-2],
+                         ldc=c.strides[-2], sa=sa, sb=sb, sc=sc, work_floats=cfg.workspace_floats))
+    L.finish_kernel(kb)
+
+
+def _split(kb, i, total: int, parts: int, align: int):
+    """Start of part i of [0, total) in `parts` pieces, rounded down to a multiple of align (part
+    `parts` starts at total)."""
+    raw = kb.insert(_divsi(kb.mul(i, kb.index(total)), kb.index(parts)))
+    aligned = kb.mul(kb.insert(_divsi(raw, kb.index(align))), kb.index(align))
+    return kb.select(kb.cmp(">=", i, kb.index(parts)), kb.index(total), aligned)
+
+
+def _divsi(a, b):
+    from xdsl.dialects import arith
+
+    return arith.DivSIOp(a, b)
+
+
+def _indices(shape):
+    import itertools
+
+    return itertools.product(*[range(d) for d in shape])
+
+
+def _take(v: View, start, ndrop: int) -> View:
+    """The sub-view at the leading indices `start[:ndrop]`, dropping those dims."""
+    offset = v.offset + sum(i * s for i, s in zip(start[:ndrop], v.strides[:ndrop], strict=False))
+    return View(v.buffer, v.shape[ndrop:], v.strides[ndrop:], offset, v.element_type)
+
+
+def _loops(L: Lowerer, a: View, b: View, c: View) -> None:
+    """c[..., i, j] = sum_k a[..., i, k] b[..., k, j], accumulated in the compute type."""
+    *batch, m, n = c.shape
+    k = a.shape[-1]
+    ct = compute_type(c.element_type)
+    outer = [*batch, m]
+    extent = outer[0]
+    kb, (ra, rb, rc), lo, hi = L.kernel("matmul", [a, b, c], extent)
+    with kb.loop(lo, hi) as first:
+        with kb.loops([(0, d) for d in outer[1:]] + [(0, n)]) as rest:
+            *idx_outer, j = [first.iv, *rest]
+            *bidx, i = idx_outer
+            with kb.loop(0, k, inits=[kb.const(0, ct)]) as red:
+                x = kb.convert(kb.load(ra, [*bidx, i, red.iv]), ct)
+                y = kb.convert(kb.load(rb, [*bidx, red.iv, j]), ct)
+                red.yield_(_acc(kb, red.args[0], kb.mul(x, y)))
+            kb.store(kb.convert(red.results[0], c.element_type), rc, [*bidx, i, j])
+    L.finish_kernel(kb)
+
+
+def _acc(kb, acc, x):
+    from xdsl.dialects import arith
+
+    from spiraltorch.kernels.builder import is_float
+
+    if is_float(x.type):
+        return kb.insert(arith.AddfOp(acc, x, REASSOC))
+    return kb.add(acc, x)
