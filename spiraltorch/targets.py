@@ -11,7 +11,7 @@ from typing import Protocol
 
 from spiraltorch.errors import UsageError
 
-DEFAULT = "interp"  # becomes "cpu" once the CPU backend lands
+DEFAULT = "cpu"  # native code through LLVM; "interp" is the reference interpreter
 
 # name -> "module:attribute" of an object with .compile(lowered); imported lazily so that
 # choosing one target never imports another's toolchain.

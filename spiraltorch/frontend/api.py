@@ -253,7 +253,8 @@ def _normalize_static(nums, sig) -> frozenset[int]:
 def compile(fn: Callable | None = None, *, target: str | None = None, static_argnums=(), static_argnames=()):  # noqa: A001
     """Compile fn (a decorator, with or without arguments).
 
-    target: "interp" (the reference interpreter) for now; see `spiraltorch.targets`.
+    target: "cpu" (default: native code through LLVM) or "interp" (the reference interpreter); see
+    `spiraltorch.targets`.
     static_argnums / static_argnames: arguments that are Python values baked into the compiled code
     (each distinct value compiles once).
     """
