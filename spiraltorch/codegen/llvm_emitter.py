@@ -255,6 +255,23 @@ def _math(fn: Callable[[ir.IRBuilder, ir.Value], ir.Value], libm: str):
     return handler
 
 
+def _powf(e: FunctionEmitter, op):
+    # C pow (libm) has numpy's special cases; it is scalar, which is why x**2, x**3, x**0.5 are
+    # rewritten to multiplies/sqrt before they get here (kernels/scalar.py).
+    x, y = e.get(op.lhs), e.get(op.rhs)
+    if x.type == F16:
+        x, y = e.b.fpext(x, F32), e.b.fpext(y, F32)
+        return e.b.fptrunc(_powf_call(e, x, y), F16)
+    return _powf_call(e, x, y)
+
+
+def _powf_call(e: FunctionEmitter, x, y):
+    if e.m.target.is_gpu:
+        raise CompileError(f"LLVM emitter: pow is not supported for {e.m.target.name} yet")
+    name = "pow" if x.type == F64 else "powf"
+    return e.b.call(e.m.external(name, ir.FunctionType(x.type, [x.type, x.type])), [x, y])
+
+
 def _rsqrt(e: FunctionEmitter, op):
     x = e.get(op.operand)
     sqrt = e.m.intrinsic("llvm.sqrt", x.type, 1)
@@ -488,7 +505,7 @@ _HANDLERS: dict[type, Callable] = {
     math.Log1pOp: _math(mathlib.emit_log1p, "log1p"), math.TanhOp: _math(mathlib.emit_tanh, "tanh"),
     math.ErfOp: _math(mathlib.emit_erf, "erf"), math.SinOp: _math(mathlib.emit_sin, "sin"),
     math.CosOp: _math(mathlib.emit_cos, "cos"), math.ExpM1Op: _math(mathlib.emit_expm1, "expm1"),
-    math.SqrtOp: _intrinsic("llvm.sqrt", 1), math.RsqrtOp: _rsqrt, math.AbsFOp: _intrinsic("llvm.fabs", 1),
+    math.SqrtOp: _intrinsic("llvm.sqrt", 1), math.RsqrtOp: _rsqrt, math.PowFOp: _powf, math.AbsFOp: _intrinsic("llvm.fabs", 1),
     math.FloorOp: _intrinsic("llvm.floor", 1), math.CeilOp: _intrinsic("llvm.ceil", 1),
     math.CopySignOp: _intrinsic("llvm.copysign", 2), math.FmaOp: _intrinsic("llvm.fma", 3),
     math.AbsIOp: lambda e, op: e.b.call(

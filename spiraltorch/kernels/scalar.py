@@ -105,6 +105,50 @@ def _float_divmod(kb: KernelBuilder, a, b):
     return floordiv, mod
 
 
+def _constant_exponent(op) -> float | None:
+    """The exponent of a pow whose right operand is a splat constant (x ** 3 in user code)."""
+    from spiraltorch.ir.ops.creation import FullOp
+
+    owner = op.rhs.owner
+    return float(owner.props()["value"]) if isinstance(owner, FullOp) else None
+
+
+def _pow(kb: KernelBuilder, op, a, b):
+    if not is_float(a.type):
+        return _int_pow(kb, a, b)
+    e = _constant_exponent(op)
+    # Small constant exponents become multiplies (exact, vectorizable); pow() proper is a scalar libm call.
+    if e in (1.0, 2.0, 3.0, 4.0):
+        out = a
+        for _ in range(int(e) - 1):
+            out = kb.mul(out, a)
+        return out
+    if e == 0.5:
+        return kb.math(math.SqrtOp, a)
+    if e == -1.0:
+        return kb.div(kb.const(1.0, a.type), a)
+    return kb.insert(math.PowFOp(a, b))
+
+
+def _int_pow(kb: KernelBuilder, a, b):
+    """Exponentiation by squaring over the exponent's bits (branch-free); negative exponents follow the
+    interpreter: 1 -> 1, -1 -> +-1, anything else -> 0."""
+    t = a.type
+    one, zero = kb.const(1, t), kb.const(0, t)
+    width = t.width.data
+    with kb.loop(0, width - 1, inits=[one, a, b]) as lp:
+        acc, base, e = lp.args
+        bit = kb.insert(arith.AndIOp(e, one))
+        acc = kb.select(kb.cmp("!=", bit, zero), kb.mul(acc, base), acc)
+        lp.yield_(acc, kb.mul(base, base), kb.insert(arith.ShRSIOp(e, one)))
+    positive = lp.results[0]
+    odd = kb.cmp("!=", kb.insert(arith.AndIOp(b, one)), zero)
+    neg_one = kb.const(-1, t)
+    inverse = kb.select(kb.cmp("==", a, one), one,
+                        kb.select(kb.cmp("==", a, neg_one), kb.select(odd, neg_one, one), zero))
+    return kb.select(kb.cmp("<", b, zero), inverse, positive)
+
+
 def _binary(kb: KernelBuilder, op, a, b):
     t = type(op)
     if t is ew.AddOp:
@@ -123,9 +167,7 @@ def _binary(kb: KernelBuilder, op, a, b):
         q, r = (_float_divmod if is_float(a.type) else _int_divmod)(kb, a, b)
         return q if t is ew.FloorDivOp else r
     if t is ew.PowOp:
-        if is_float(a.type):
-            return kb.insert(math.PowFOp(a, b))
-        return kb.insert(math.IPowIOp(a, b))
+        return _pow(kb, op, a, b)
     cmp = {ew.EqOp: "==", ew.NeOp: "!=", ew.LtOp: "<", ew.LeOp: "<=", ew.GtOp: ">", ew.GeOp: ">="}.get(t)
     if cmp:
         return kb.cmp(cmp, a, b)

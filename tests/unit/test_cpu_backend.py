@@ -165,3 +165,19 @@ def test_unary_f64_is_accurate(fn):
 def test_f64_reductions_with_transcendentals():
     x = _x((4, 9), "f64")
     compare_targets(lambda x: (st.logsumexp(x, axis=1), st.softmax(x, axis=0)), x, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64", "f16"])
+def test_power_float(dtype):
+    a = _x((4, 6), dtype, 0.1, 3)
+    b = _x((6,), dtype, -2, 2)
+    neg = _x((4, 6), dtype, -3, 3)
+    compare_targets(lambda a, b, n: (a ** b, a ** 2, n ** 3, a ** 0.5, a ** -1.0, n ** 2.5, n ** 2.0),
+                    a, b, neg, rtol=1e-5 if dtype != "f16" else None, atol=1e-5 if dtype != "f16" else None)
+
+
+@pytest.mark.parametrize("dtype", ["i32", "i64"])
+def test_power_int(dtype):
+    a = _x((20,), dtype, -4, 4)
+    e = rand((20,), dtype, RNG, -3, 9)
+    compare_targets(lambda a, e: (a ** e, a ** 3), a, e)
