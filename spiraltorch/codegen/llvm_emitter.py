@@ -505,7 +505,8 @@ _HANDLERS: dict[type, Callable] = {
     math.Log1pOp: _math(mathlib.emit_log1p, "log1p"), math.TanhOp: _math(mathlib.emit_tanh, "tanh"),
     math.ErfOp: _math(mathlib.emit_erf, "erf"), math.SinOp: _math(mathlib.emit_sin, "sin"),
     math.CosOp: _math(mathlib.emit_cos, "cos"), math.ExpM1Op: _math(mathlib.emit_expm1, "expm1"),
-    math.SqrtOp: _intrinsic("llvm.sqrt", 1), math.RsqrtOp: _rsqrt, math.PowFOp: _powf, math.AbsFOp: _intrinsic("llvm.fabs", 1),
+    math.SqrtOp: _intrinsic("llvm.sqrt", 1), math.RsqrtOp: _rsqrt, math.PowFOp: _powf,
+    math.AbsFOp: _intrinsic("llvm.fabs", 1),
     math.FloorOp: _intrinsic("llvm.floor", 1), math.CeilOp: _intrinsic("llvm.ceil", 1),
     math.CopySignOp: _intrinsic("llvm.copysign", 2), math.FmaOp: _intrinsic("llvm.fma", 3),
     math.AbsIOp: lambda e, op: e.b.call(
