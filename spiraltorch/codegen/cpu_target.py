@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-
 from xdsl.dialects import func
 
 from spiraltorch.ir import dtypes
-
-
-@functools.cache
-def _import_compile_path() -> None:
-    import llvmlite.binding  # noqa: F401
-    import xdsl.transforms.canonicalize  # noqa: F401
-    import xdsl.transforms.common_subexpression_elimination  # noqa: F401
-    import xdsl.transforms.dead_code_elimination  # noqa: F401
-
-    import runtime.program  # noqa: F401
-    from spiraltorch import cache  # noqa: F401
-    from spiraltorch.codegen import aot, llvm_emitter, mathlib  # noqa: F401
-    from spiraltorch.kernels import families  # noqa: F401
-    from spiraltorch.passes import lower_to_kernels  # noqa: F401
-
-    mathlib.host_target()
 
 
 def kernel_module(lowered):
@@ -73,11 +55,6 @@ class CpuExecutable:
 
 class CpuTarget:
     name = "cpu"
-
-    def prepare(self) -> None:
-        """Called when a function is decorated: import the compile path now (~70 ms of xDSL passes,
-        kernel families, llvmlite), so the first call pays only for compiling."""
-        _import_compile_path()
 
     def compile(self, lowered):
         """Through the disk compile cache (spiraltorch/cache.py): a hit loads a shared object, a miss

@@ -90,9 +90,7 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.target = target or targets.DEFAULT
-        target_obj = targets.get(self.target)  # unknown target: fail at decoration, not at first call
-        if hasattr(target_obj, "prepare"):
-            target_obj.prepare()
+        targets.get(self.target)  # unknown target: fail at decoration, not at first call
         self._sig = _signature_of(fn)
         self.static_argnums = _normalize_static(static_argnums, self._sig)
         self.static_argnames = frozenset(static_argnames)
