@@ -1,4 +1,4 @@
-"""Tracing cost: time to trace (+ verify) a 100-op function into SpiralIR, and to print/parse it.
+"""Tracing cost: time to trace a 100-op function into SpiralIR, print/parse it, lower and compile it.
 
 Run: .venv/bin/python benchmarks/bench_trace.py
 """
@@ -39,11 +39,21 @@ def main():
     to_text = median_ms(lambda: lowered.as_text())
     parse = median_ms(lambda: text.parse(src), runs=10)
     first_call = median_ms(lambda: (f.clear_cache(), f(x, w)), runs=10)
+    from spiraltorch.codegen.cpu_target import kernel_module
+
+    to_kernels = median_ms(lambda: kernel_module(lowered), runs=10)
+    import os
+
+    os.environ["SPIRAL_CACHE"] = "0"  # measure compiling, not the disk cache
+    cpu = st.compile(hundred_ops, target="cpu")
+    cpu_first = median_ms(lambda: (cpu.clear_cache(), cpu(x, w)), runs=5)
     print(f"spiral ops in module      : {n_ops}")
     print(f"trace (f.lower)           : {trace:.2f} ms  ({trace / n_ops * 1e3:.0f} us/op)")
     print(f"print as text             : {to_text:.2f} ms")
     print(f"parse + verify text       : {parse:.2f} ms")
     print(f"first call, interp target : {first_call:.2f} ms (trace + interpreter set-up + run)")
+    print(f"lower to kernels          : {to_kernels:.2f} ms (canonicalize, cse, dce, lower-to-kernels)")
+    print(f"first call, cpu target    : {cpu_first:.2f} ms (trace + lower + LLVM O3 + JIT + run, no disk cache)")
 
 
 if __name__ == "__main__":

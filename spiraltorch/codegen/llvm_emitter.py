@@ -601,8 +601,12 @@ class ModuleEmitter:
         for arg, t in zip(fn.args, ftype.inputs.data, strict=False):
             if isinstance(t, MemRefType) and not may_alias:
                 arg.add_attribute("noalias")
-        if self.target.is_gpu and "spiral.kernel" in op.attributes:
-            fn.calling_convention = self.target.kernel_cc
+        if "spiral.kernel" in op.attributes:
+            # A kernel is called once per use from the host: inlining it there only makes O3 re-optimize
+            # (and re-vectorize) one copy per call site, which made compile time grow with the op count.
+            fn.attributes.add("noinline")
+            if self.target.is_gpu:
+                fn.calling_convention = self.target.kernel_cc
         self._functions[op.sym_name.data] = fn
         return fn
 

@@ -9,4 +9,4 @@ def copy_view(L, src: View, dst: View, label: str = "copy") -> None:
     from spiraltorch.kernels.elementwise import loop_nest
 
     src = src.broadcast_to(dst.shape)
-    loop_nest(L, label, [src], dst, lambda kb, vals: kb.convert(vals[0], dst.element_type))
+    loop_nest(L, label, [src], dst, lambda kb, vals: kb.convert(vals[0], dst.element_type), key=("copy", label))

@@ -8,16 +8,20 @@ from spiraltorch.kernels.lower import Lowerer, lowering
 from spiraltorch.kernels.view import View, collapse
 
 
-def loop_nest(L: Lowerer, label: str, ins: list[View], out: View, body):
+def loop_nest(L: Lowerer, label: str, ins: list[View], out: View, body, key=None):
     """Emit a kernel looping over out's shape; body(kb, loaded_inputs) -> value stored to out.
 
     ins must already be broadcast to out.shape. Dims are collapsed where every view allows it.
+    `key` identifies what body computes, so that repeated ops reuse one kernel (see Lowerer.kernel).
     """
     shape, strides = collapse(out.shape, out.strides, *[v.strides for v in ins])
     cviews = [View(v.buffer, shape, st, v.offset, v.element_type)
               for v, st in zip([out, *ins], strides, strict=True)]
     extent = shape[0] if shape else 1
-    kb, params, lo, hi = L.kernel(label, [*cviews[1:], cviews[0]], extent)
+    made = L.kernel(label, [*cviews[1:], cviews[0]], extent, key=key)
+    if made is None:
+        return
+    kb, params, lo, hi = made
     *in_refs, out_ref = params
     with kb.loop(lo, hi) as outer:
         ivs = [outer.iv] if shape else []
@@ -40,4 +44,5 @@ def lower_elementwise(L: Lowerer, op) -> None:
         args = [kb.convert(v, t) for v, t in zip(vals, compute, strict=True)]
         return kb.convert(scalar.scalar(kb, op, args), out_t)
 
-    loop_nest(L, op.name.split(".")[1], ins, out, body)
+    key = (op.name, tuple(sorted(op.props().items())), scalar.constant_exponent(op))
+    loop_nest(L, op.name.split(".")[1], ins, out, body, key=key)

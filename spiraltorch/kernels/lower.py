@@ -25,6 +25,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     ModuleOp,
+    SymbolRefAttr,
     UnitAttr,
     i64,
 )
@@ -73,6 +74,10 @@ class Lowerer:
         self.host_block = Block(arg_types=[*ins, *outs, self.ws_type_placeholder])
         self.host = KernelBuilder(self.host_block)
         self.kernels: list[func.FuncOp] = []
+        self._kernel_bodies: dict = {}
+        self._kernel_count = 0
+        self._kernel_keys: dict = {}
+        self._open_key = None
         self.globals: list[Operation] = []
         self.views: dict[SSAValue, View] = {}
         self.ws_size = 0
@@ -125,28 +130,57 @@ class Lowerer:
         self.views[value] = view
 
     # -- kernels ------------------------------------------------------------------------------------
-    def kernel(self, label: str, views: list[View], parallel_extent: int):
+    def kernel(self, label: str, views: list[View], parallel_extent: int, key=None):
         """Create a kernel taking the given views (as strided memrefs) plus [lo, hi) of its outer loop.
 
         Returns (KernelBuilder, memref params, lo, hi). The host calls it over [0, parallel_extent).
+        With a `key` (everything that determines the kernel's body besides the view types), a kernel
+        built earlier for the same key and views is called instead and this returns None.
         """
         types = [memref_type(v.shape, v.element_type, v.strides, v.offset) for v in views]
+        full_key = None if key is None else (key, tuple(types), parallel_extent)
+        if full_key is not None and full_key in self._kernel_keys:
+            self._host_call(self._kernel_keys[full_key], views, types, parallel_extent)
+            return None
         block = Block(arg_types=[*types, INDEX, INDEX])
-        name = f"k{len(self.kernels)}_{label}"
+        name = f"k{self._kernel_count}_{label}"
+        self._kernel_count += 1
         fn = func.FuncOp(name, (list(block.arg_types), []), _region(block))
         fn.attributes["spiral.kernel"] = UnitAttr()
         self.kernels.append(fn)
+        self._host_call(name, views, types, parallel_extent)
+        self._open_key = full_key
+        kb = KernelBuilder(block)
+        return kb, list(block.args[:-2]), block.args[-2], block.args[-1]
+
+    def _host_call(self, name: str, views: list[View], types, parallel_extent: int) -> None:
         args = [self._host_arg(v, t) for v, t in zip(views, types, strict=True)]
         call = func.CallOp(name, [*args, self.host.index(0), self.host.index(parallel_extent)], [])
         work = max(numel(v.shape) for v in views)
         if parallel_extent > 1 and work >= knobs.parallel_min():
             call.attributes["spiral.parallel"] = UnitAttr()  # the runtime may split [0, extent) across threads
         self.host.insert(call)
-        kb = KernelBuilder(block)
-        return kb, list(block.args[:-2]), block.args[-2], block.args[-1]
+        self._open_call = call
 
     def finish_kernel(self, kb: KernelBuilder) -> None:
         kb.insert(func.ReturnOp())
+        if self._open_key is not None:
+            self._kernel_keys[self._open_key] = self.kernels[-1].sym_name.data
+        else:
+            self._dedupe_last_kernel()
+
+    def _dedupe_last_kernel(self) -> None:
+        """Reuse an identical earlier kernel (same body and memref layouts) instead of compiling another:
+        repeated layers then cost one kernel, not one per layer (LLVM time is per kernel)."""
+        from spiraltorch.ir.text import to_text
+
+        fn = self.kernels[-1]
+        body = to_text(fn).split("{", 1)[1]
+        key = (fn.function_type, body)
+        first = self._kernel_bodies.setdefault(key, fn.sym_name.data)
+        if first != fn.sym_name.data:
+            self.kernels.pop()
+            self._open_call.callee = SymbolRefAttr(first)
 
     def _host_arg(self, v: View, t: MemRefType) -> SSAValue:
         """The host value passed for view v: the buffer itself, or a reinterpret_cast when strided."""

@@ -105,10 +105,12 @@ def _float_divmod(kb: KernelBuilder, a, b):
     return floordiv, mod
 
 
-def _constant_exponent(op) -> float | None:
+def constant_exponent(op) -> float | None:
     """The exponent of a pow whose right operand is a splat constant (x ** 3 in user code)."""
     from spiraltorch.ir.ops.creation import FullOp
 
+    if not isinstance(op, ew.PowOp):
+        return None
     owner = op.rhs.owner
     return float(owner.props()["value"]) if isinstance(owner, FullOp) else None
 
@@ -116,7 +118,7 @@ def _constant_exponent(op) -> float | None:
 def _pow(kb: KernelBuilder, op, a, b):
     if not is_float(a.type):
         return _int_pow(kb, a, b)
-    e = _constant_exponent(op)
+    e = constant_exponent(op)
     # Small constant exponents become multiplies (exact, vectorizable); pow() proper is a scalar libm call.
     if e in (1.0, 2.0, 3.0, 4.0):
         out = a
