@@ -181,3 +181,15 @@ def test_power_int(dtype):
     a = _x((20,), dtype, -4, 4)
     e = rand((20,), dtype, RNG, -3, 9)
     compare_targets(lambda a, e: (a ** e, a ** 3), a, e)
+
+
+def test_parallel_for_splits_kernels_and_stays_correct(monkeypatch):
+    from spiraltorch.codegen.cpu_target import kernel_module
+    from spiraltorch.ir import text
+
+    monkeypatch.setenv("SPIRAL_PARALLEL_MIN", "1")
+    monkeypatch.setenv("SPIRAL_NUM_THREADS", "2")
+    fn = lambda x: (st.exp(x) * 2 + 1, x.sum(axis=1), st.softmax(x, axis=1), st.topk(x, 3))  # noqa: E731
+    x = _x((64, 33))
+    assert "spiral.parallel" in text.to_text(kernel_module(st.compile(fn, target="cpu").lower(x)))
+    compare_targets(fn, x, rtol=1e-5, atol=1e-6)
