@@ -87,6 +87,8 @@ class Lowerer:
         self.inputs = list(args[:n_in])
         self.outputs = list(args[n_in:n_in + len(outs)])
         self.workspace = args[-1]
+        for i, out in enumerate(self.outputs):
+            out.name_hint = f"out{i}"
         for a, b in zip(spiral_func.body.block.args, self.inputs, strict=True):
             b.name_hint = a.name_hint
             self.views[a] = View.of_buffer(b, dtypes.shape_of(a.type), a.type.element_type)
