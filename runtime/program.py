@@ -1,12 +1,14 @@
 """A compiled program: a native entry point plus what it needs to be called (no compiler imports).
 
-The entry is `void main(in0*, ..., out0*, ..., workspace*)`: inputs are read, outputs are written
-in place (the runtime allocates them), temporaries live in one workspace buffer kept between calls.
+The entry is `void main(in0*, ..., out0*, ..., workspace*, pfor*)`: inputs are read, outputs are written
+in place (the runtime allocates them), temporaries live in one workspace buffer kept between calls. A call
+made while another thread is inside the same program gets a workspace of its own, so concurrent calls are safe.
 """
 
 from __future__ import annotations
 
 import ctypes
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,14 +30,13 @@ class Program:
                  workspace_bytes: int, keepalive=None):
         self.inputs = inputs
         self.outputs = outputs
-        # 64-byte aligned: generated code assumes cache-line aligned temporaries (GEMM packing buffers).
-        self._ws_raw = np.empty(max(workspace_bytes, 1) + 64, np.uint8)
-        skip = (-self._ws_raw.ctypes.data) % 64
-        self.workspace = self._ws_raw[skip:skip + max(workspace_bytes, 1)]
+        self._ws_bytes = max(workspace_bytes, 1)
+        self.workspace = _aligned_bytes(self._ws_bytes)
         self._keepalive = keepalive  # the JIT engine or loaded library owning the code
         n = len(inputs) + len(outputs) + 2
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(entry_address)
         self._ws_ptr = self.workspace.ctypes.data
+        self._busy = threading.Lock()
         self._out_specs = [(s.shape, s.dtype) for s in outputs]
 
     def call_arrays(self, args) -> list[np.ndarray]:
@@ -49,8 +50,18 @@ class Program:
         except (TypeError, ValueError, BufferError):
             return self(args)
         outs = [np.empty(shape, dtype) for shape, dtype in self._out_specs]
-        self._fn(*ptrs, *[_addressof(_from_buffer(o)) for o in outs], self._ws_ptr, PFOR_ADDRESS)
+        self._run([*ptrs, *[_addressof(_from_buffer(o)) for o in outs]])
         return outs
+
+    def _run(self, ptrs) -> None:
+        if self._busy.acquire(blocking=False):
+            try:
+                self._fn(*ptrs, self._ws_ptr, PFOR_ADDRESS)
+            finally:
+                self._busy.release()
+            return
+        ws = _aligned_bytes(self._ws_bytes)  # another thread is using the shared workspace
+        self._fn(*ptrs, ws.ctypes.data, PFOR_ADDRESS)
 
     def __call__(self, args) -> list[np.ndarray]:
         ptrs = []
@@ -63,7 +74,13 @@ class Program:
             ptrs.append(arr.ctypes.data)
         outs = [np.empty(s.shape, s.dtype) for s in self.outputs]
         ptrs.extend(o.ctypes.data for o in outs)
-        ptrs.append(self._ws_ptr)
-        ptrs.append(PFOR_ADDRESS)
-        self._fn(*ptrs)
+        self._run(ptrs)
         return outs
+
+
+def _aligned_bytes(n: int) -> np.ndarray:
+    """n bytes starting on a 64-byte boundary: generated code assumes cache-line aligned temporaries
+    (GEMM packing buffers use aligned vector loads)."""
+    raw = np.empty(n + 64, np.uint8)
+    skip = (-raw.ctypes.data) % 64
+    return raw[skip:skip + n]

@@ -193,3 +193,17 @@ def test_parallel_for_splits_kernels_and_stays_correct(monkeypatch):
     x = _x((64, 33))
     assert "spiral.parallel" in text.to_text(kernel_module(st.compile(fn, target="cpu").lower(x)))
     compare_targets(fn, x, rtol=1e-5, atol=1e-6)
+
+
+def test_concurrent_calls_from_threads_are_correct():
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = st.compile(lambda x: st.softmax(x * 2.0, axis=1) + x.sum(axis=1, keepdims=True), target="cpu")
+    xs = [_x((64, 300)) for _ in range(8)]
+    want = [st.compile(lambda x: st.softmax(x * 2.0, axis=1) + x.sum(axis=1, keepdims=True), target="interp")(x)
+            for x in xs]
+    f(xs[0])
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(f, xs * 8))
+    for g, w in zip(got, want * 8, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
