@@ -45,12 +45,12 @@ class Program:
         `addressof(c_char.from_buffer(a))` reads a data pointer in ~0.3 us where `a.ctypes.data` takes
         ~1.3 us; it only accepts writable C-contiguous buffers, and anything else takes the general path.
         """
-        try:
-            ptrs = [_addressof(_from_buffer(a)) for a in args]
-        except (TypeError, ValueError, BufferError):
-            return self(args)
         outs = [np.empty(shape, dtype) for shape, dtype in self._out_specs]
-        self._run([*ptrs, *[_addressof(_from_buffer(o)) for o in outs]])
+        try:
+            ptrs = [_addressof(_from_buffer(a)) for a in (*args, *outs)]
+        except (TypeError, ValueError, BufferError):  # e.g. bfloat16 cannot export a buffer
+            return self(args)
+        self._run(ptrs)
         return outs
 
     def _run(self, ptrs) -> None:

@@ -85,7 +85,14 @@ def _binary(fn):
 def _power(a, b):
     if a.dtype.kind in "iu":
         return _int_power(a, b)
-    return np.power(a, b)
+    out = np.power(a, b)
+    # When the exponent is a single element, numpy computes x ** 0.5 as sqrt(x) and x ** -0.5 as 1/sqrt(x),
+    # which differ from C pow (SpiralIR's semantics) at -inf and -0.0: pow gives +inf/+0 and +0/+inf.
+    half = np.abs(b) == 0.5
+    if np.any(half):
+        out = np.where(half & (a == -np.inf), np.where(b > 0, np.inf, 0.0), out)
+        out = np.where(half & (a == 0), np.where(b > 0, 0.0, np.inf), out)
+    return out
 
 
 def _gelu(self, interpreter, op, args):

@@ -207,3 +207,18 @@ def test_concurrent_calls_from_threads_are_correct():
         got = list(pool.map(f, xs * 8))
     for g, w in zip(got, want * 8, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_outputs_on_repeated_calls():
+    # Found by the fuzzer: the fast path (second call on) could not take a bf16 output's data pointer.
+    f = st.compile(lambda x: (x * 2).astype("bf16"), target="cpu")
+    x = _x((5,))
+    for _ in range(3):
+        compare_targets(lambda x: (x * 2).astype("bf16"), x)
+        assert f(x).dtype == st.bfloat16
+
+
+def test_pow_of_minus_inf_matches_c_pow():
+    # Found by the fuzzer: numpy's 0-d fast path computes (-inf) ** 0.5 as sqrt (nan); C pow gives +inf.
+    a, b = np.array(-np.inf, np.float32), np.array(0.5, np.float32)
+    assert compare_targets(lambda a, b: st.power(a, b), a, b) == np.inf
