@@ -630,12 +630,17 @@ def optimize(module: ir.Module, target: str | Target = "host") -> tuple[llvm.Mod
     ref.triple = get_target(target).triple
     ref.data_layout = str(tm.target_data)
     ref.verify()
+    run_o3(ref, tm)
+    return ref, tm
+
+
+def run_o3(ref: llvm.ModuleRef, tm: llvm.TargetMachine, vectorize: bool = True) -> None:
+    """LLVM's O3 module pipeline (new pass manager), with or without the loop and SLP vectorizers."""
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
-    pto.loop_vectorization = True
-    pto.slp_vectorization = True
+    pto.loop_vectorization = vectorize
+    pto.slp_vectorization = vectorize
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(ref, pb)
-    return ref, tm
 
 
 def emit_assembly(module: ir.Module, target: str | Target = "host") -> str:

@@ -454,15 +454,13 @@ def target_machine(cfg: GemmConfig) -> llvm.TargetMachine:
 
 
 def optimize(ir_text: str, tm: llvm.TargetMachine) -> llvm.ModuleRef:
+    from spiraltorch.codegen.mathlib import run_o3
+
     mod = llvm.parse_assembly(ir_text)
     mod.verify()
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
     # The hot loops are explicit vector IR already; the loop vectorizer would only turn the scalar
     # edge/tail packing loops into slow scatters.
-    pto.loop_vectorization = False
-    pto.slp_vectorization = False
-    pb = llvm.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
+    run_o3(mod, tm, vectorize=False)
     return mod
 
 

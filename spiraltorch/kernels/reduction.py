@@ -71,13 +71,18 @@ def _combine(kb: KernelBuilder, op, acc, x):
     return kb.min(acc, x)
 
 
-@lowering(rd.SumOp, rd.MeanOp, rd.MaxOp, rd.MinOp)
-def lower_reduce(L: Lowerer, op) -> None:
+def _reduce_views(L: Lowerer, op):
+    """(input view as kept+reduced dims, result view, result as the kept dims, kept shape, reduced shape)."""
     src = L.view(op.input)
     axes = normalize_axes(op.props()["axes"], len(src.shape))
     out = L.result_view(op.result)
     view, k_shape, r_shape = split_view(src, axes)
-    out_view = View(out.buffer, k_shape, _contig(k_shape), out.offset, out.element_type)
+    return view, out, View(out.buffer, k_shape, _contig(k_shape), out.offset, out.element_type), k_shape, r_shape
+
+
+@lowering(rd.SumOp, rd.MeanOp, rd.MaxOp, rd.MinOp)
+def lower_reduce(L: Lowerer, op) -> None:
+    view, out, out_view, k_shape, r_shape = _reduce_views(L, op)
     ct = compute_type(out.element_type)
     if is_bool(ct):  # max/min of bools: compare as small ints (i1 is signed in arith)
         ct = IntegerType(32)
@@ -104,11 +109,7 @@ def _contig(shape):
 
 @lowering(rd.LogSumExpOp)
 def lower_logsumexp(L: Lowerer, op) -> None:
-    src = L.view(op.input)
-    axes = normalize_axes(op.props()["axes"], len(src.shape))
-    out = L.result_view(op.result)
-    view, k_shape, r_shape = split_view(src, axes)
-    out_view = View(out.buffer, k_shape, _contig(k_shape), out.offset, out.element_type)
+    view, out, out_view, k_shape, r_shape = _reduce_views(L, op)
     ct = compute_type(out.element_type)
 
     def row(kb, refs, kidx):
