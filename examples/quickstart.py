@@ -3,6 +3,11 @@
 Run: bash scripts/demo.sh     (or .venv/bin/python examples/quickstart.py)
 """
 
+import os
+import subprocess
+import sys
+import tempfile
+
 import numpy as np
 
 import spiraltorch as st
@@ -33,6 +38,19 @@ def main():
     print("\nSpiralIR of f (the same as `stc ir examples/quickstart.py:f --arg x=f32[4,8] --arg w=f32[8,3] "
           "--arg b=f32[3]`):")
     print(f.lower(x, w, b).as_text())
+
+    # The same function compiled to native code (the default target), then shipped as an artifact that the
+    # minimal runtime loads without the compiler.
+    native = st.compile(f.fn)
+    print("cpu target matches the interpreter:", np.allclose(native(x, w, b), out, rtol=1e-5, atol=1e-6))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.stpack")
+        subprocess.run([sys.executable, "-m", "spiraltorch.cli", "build", f"{__file__}:f", "--arg", "x=f32[4,8]",
+                        "--arg", "w=f32[8,3]", "--arg", "b=f32[3]", "-o", path], check=True)
+        import runtime
+
+        model = runtime.load(path)
+        print("artifact run through the minimal runtime matches:", np.allclose(model(x, w, b), out, atol=1e-6))
 
 
 if __name__ == "__main__":
