@@ -41,6 +41,7 @@ import llvmlite.binding as llvm  # noqa: E402
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
+from spiraltorch.codegen import gemm_driver as drv  # noqa: E402
 from spiraltorch.codegen import matmul as mm  # noqa: E402
 
 PAUSE = 0.3  # seconds; longer than OpenBLAS's spin-wait after a call (~2^28 cycles) and ours (~1 ms)
@@ -57,7 +58,7 @@ def _timed(fn, clock=time.perf_counter) -> float:
     return clock() - t0
 
 
-def compare(kernel: mm.GemmKernel, n: int, threads: int, repeat: int, clock=time.perf_counter):
+def compare(kernel: drv.GemmKernel, n: int, threads: int, repeat: int, clock=time.perf_counter):
     """Timings (numpy, ours) of one n^3 product; verifies ours against numpy. A pause follows each
     block: OpenBLAS's idle workers keep spinning on their CPUs for a while after a call, which would
     otherwise steal a core from the next block."""
@@ -94,7 +95,7 @@ def _gflops(n: int, times: list[float], pick=statistics.median) -> float:
     return 2 * n**3 / pick(times) / 1e9
 
 
-def table(kernel: mm.GemmKernel, sizes, threads_list, repeat: int) -> None:
+def table(kernel: drv.GemmKernel, sizes, threads_list, repeat: int) -> None:
     print(f"{'n':>5} {'thr':>3} | {'numpy med':>9} {'best':>6} | {'ours med':>9} {'best':>6} | {'ours/numpy':>10}")
     for threads in threads_list:
         for n in sizes:
@@ -108,7 +109,7 @@ def sweep(repeat: int, n: int) -> None:
     """1-thread GFLOP/s (median of thread CPU time) for variations of the default configuration."""
     print(f"sweep at {n}^3, 1 thread, medians of thread CPU time; defaults {mm.GemmConfig()}")
     for params in SWEEP:
-        kernel = mm.compile_gemm(mm.GemmConfig(**params))
+        kernel = drv.compile_gemm(mm.GemmConfig(**params))
         t_np, t_us = compare(kernel, n, 1, repeat, time.thread_time)
         g_np, g_us = _gflops(n, t_np), _gflops(n, t_us)
         print(f"{params!s:32} ours {g_us:6.1f}  numpy {g_np:6.1f}  ratio {g_us / g_np:5.0%}", flush=True)
@@ -151,7 +152,7 @@ def main() -> None:
         sweep(args.repeat, args.sweep_n)
         return
     t0 = time.perf_counter()
-    kernel = mm.compile_gemm(_config(args.config))
+    kernel = drv.compile_gemm(_config(args.config))
     first = np.ones((8, 8), np.float32)
     kernel(first, first)
     print(f"first call (IR generation + O3 + MCJIT + run 8^3): {time.perf_counter() - t0:.3f} s "

@@ -25,9 +25,9 @@ def _provide_gemm(kmod) -> None:
     if any(isinstance(op, GemmOp) for op in kmod.walk()):
         import llvmlite.binding as llvm
 
-        from spiraltorch.codegen import matmul
+        from spiraltorch.codegen import gemm_driver, matmul
 
-        llvm.add_symbol(matmul.ENTRY, matmul.default_kernel().fn_addr)
+        llvm.add_symbol(matmul.ENTRY, gemm_driver.default_kernel().fn_addr)
 
 
 class CpuExecutable:

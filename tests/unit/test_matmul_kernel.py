@@ -7,21 +7,22 @@ import threading
 import numpy as np
 import pytest
 
+from spiraltorch.codegen import gemm_driver as drv
 from spiraltorch.codegen import matmul as mm
 
 EPS = np.finfo(np.float32).eps
 
 
 @pytest.fixture(scope="module")
-def kern() -> mm.GemmKernel:
-    return mm.default_kernel()
+def kern() -> drv.GemmKernel:
+    return drv.default_kernel()
 
 
 @pytest.fixture(scope="module")
-def tiny() -> mm.GemmKernel:
+def tiny() -> drv.GemmKernel:
     # small blocks: every loop level (batch, NC, KC, MC, NR, MR, unroll tail) iterates several times
     # and hits its edge at small sizes
-    return mm.compile_gemm(mm.GemmConfig(mr=4, nr=16, kc=9, mc=12, nc=32, unroll=4))
+    return drv.compile_gemm(mm.GemmConfig(mr=4, nr=16, kc=9, mc=12, nc=32, unroll=4))
 
 
 def _rand(rng, *shape) -> np.ndarray:
@@ -158,7 +159,7 @@ def test_small_problems_stay_on_the_calling_thread(kern, monkeypatch):
     def no_pool(count):
         raise AssertionError("a small product must not use the pool")
 
-    monkeypatch.setattr(mm, "_get_workers", no_pool)
+    monkeypatch.setattr(drv, "_get_workers", no_pool)
     a = np.ones((32, 32), np.float32)
     np.testing.assert_array_equal(kern(a, a, threads=2), np.full((32, 32), 32.0, np.float32))
 
@@ -168,9 +169,9 @@ def test_small_problems_stay_on_the_calling_thread(kern, monkeypatch):
 )
 def test_split_covers_everything_once(batch, m, n):
     cfg = mm.GemmConfig()
-    call = mm.Call(batch, m, n, 8, 0, 8, 8 * m, 0, n, 8 * n, 0, n, m * n, 0)
+    call = drv.Call(batch, m, n, 8, 0, 8, 8 * m, 0, n, 8 * n, 0, n, m * n, 0)
     covered = np.zeros((batch, m, n), int)
-    for ch in mm.split(call, 2, cfg):
+    for ch in drv.split(call, 2, cfg):
         b0 = (ch.c - call.c) // 4 // call.sc if ch.batch != batch else 0
         r0, c0 = divmod((ch.c - call.c) // 4 - b0 * call.sc, call.ldc)
         covered[b0 : b0 + ch.batch, r0 : r0 + ch.m, c0 : c0 + ch.n] += 1
@@ -181,8 +182,8 @@ def test_sub_call_computes_a_block_of_c(kern):
     rng = np.random.default_rng(8)
     a, b = _rand(rng, 3, 40, 30), _rand(rng, 3, 30, 50)
     out = np.zeros((3, 40, 50), np.float32)
-    call = mm.describe(a, b, out, False)
-    kern.raw(mm.sub_call(call, batch=(1, 3), rows=(5, 23), cols=(7, 44)))
+    call = drv.describe(a, b, out, False)
+    kern.raw(drv.sub_call(call, batch=(1, 3), rows=(5, 23), cols=(7, 44)))
     expect = np.zeros_like(out)
     expect[1:3, 5:23, 7:44] = (a @ b)[1:3, 5:23, 7:44]
     assert (out[expect == 0] == 0).all()
@@ -190,7 +191,7 @@ def test_sub_call_computes_a_block_of_c(kern):
 
 
 def test_vl8_avx2_style_config():
-    k = mm.compile_gemm(mm.GemmConfig(mr=6, nr=16, vl=8, kc=64, mc=48, nc=64))
+    k = drv.compile_gemm(mm.GemmConfig(mr=6, nr=16, vl=8, kc=64, mc=48, nc=64))
     rng = np.random.default_rng(6)
     for m, n, k_ in [(1, 1, 1), (17, 31, 7), (50, 70, 90)]:
         a, b = _rand(rng, m, k_), _rand(rng, k_, n)
