@@ -1,4 +1,4 @@
-"""The random-program fuzzer (spiraltorch/fuzz.py): the CPU backend against the interpreter, and the
+"""The random-program fuzzer (spiraltorch/fuzz/): the CPU backend against the interpreter, and the
 generator itself.
 
 SPIRAL_FUZZ_EXAMPLES sets how many programs the CPU property checks (default 200); for long runs use
@@ -15,6 +15,10 @@ from hypothesis import HealthCheck, given, settings
 
 import spiraltorch as st
 from spiraltorch import fuzz, targets
+from spiraltorch.fuzz import check as fz_check
+from spiraltorch.fuzz import params as fz_params
+from spiraltorch.fuzz import program as fz_program
+from spiraltorch.fuzz import support as fz_support
 
 EXAMPLES = int(os.environ.get("SPIRAL_FUZZ_EXAMPLES", 200))
 
@@ -52,11 +56,11 @@ def test_generated_programs_are_valid(program):
         exec(compile(program.reproducer("interp"), "<reproducer>", "exec"), scope)  # noqa: S102
     for got, want in zip(scope["got"], outs, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(fuzz._bits(got), fuzz._bits(want))
+        np.testing.assert_array_equal(fz_check._bits(got), fz_check._bits(want))
     for name, a in zip(program.names, program.arrays, strict=True):
         assert scope[name].dtype == a.dtype and scope[name].shape == a.shape
-        np.testing.assert_array_equal(fuzz._bits(scope[name]), fuzz._bits(a))  # bit-exact: -0.0, NaN
-        assert fuzz._layout_of(scope[name]) == fuzz._layout_of(a)
+        np.testing.assert_array_equal(fz_check._bits(scope[name]), fz_check._bits(a))  # bit-exact: -0.0, NaN
+        assert fz_program._layout_of(scope[name]) == fz_program._layout_of(a)
 
 
 def test_generated_programs_cover_the_op_set():
@@ -91,8 +95,8 @@ def test_op_support_is_probed_per_target():
     # Every probe program is valid (the interpreter runs it) and the interpreter supports everything.
     assert set(fuzz.ALL_OPS) == set(fuzz.BUILDERS)
     assert fuzz.supported_ops("interp") == list(fuzz.ALL_OPS)
-    x, y, labels, idx, b = fuzz._probe_inputs()
-    for probe in fuzz._PROBES.values():
+    x, y, labels, idx, b = fz_support._probe_inputs()
+    for probe in fz_support._PROBES.values():
         st.compile(probe, target="interp")(x, y, labels, idx, b)
     cpu = fuzz.default_ops("cpu")
     assert cpu and set(cpu) <= set(fuzz.ALL_OPS)
@@ -146,15 +150,15 @@ def test_check_program_tolerance_and_specials():
     want = np.array([1.0, nan, inf, -inf, 0.0], np.float32)
     err = np.array([1e-3, 0, 0, 0, 0])
     bump = np.array([1, 0, 0, 0, 0], np.float32)
-    assert fuzz._compare(0, want + 3e-3 * bump, want, err, 1, None, None) is None  # within 4 error bounds
-    assert "outside tolerance" in fuzz._compare(0, want + 5e-3 * bump, want, err, 1, None, None)
-    assert "outside tolerance" in fuzz._compare(0, want + 1e-5 * bump[::-1], want, err, 1, None, None)
-    assert "NaN positions" in fuzz._compare(0, np.array([1, 0, inf, -inf, 0], np.float32), want, err, 1, None, None)
-    assert "infinities" in fuzz._compare(0, np.array([1, nan, -inf, -inf, 0], np.float32), want, err, 1, None, None)
+    assert fz_check._compare(0, want + 3e-3 * bump, want, err, 1, None, None) is None  # within 4 error bounds
+    assert "outside tolerance" in fz_check._compare(0, want + 5e-3 * bump, want, err, 1, None, None)
+    assert "outside tolerance" in fz_check._compare(0, want + 1e-5 * bump[::-1], want, err, 1, None, None)
+    assert "NaN positions" in fz_check._compare(0, np.array([1, 0, inf, -inf, 0], np.float32), want, err, 1, None, None)
+    assert "infinities" in fz_check._compare(0, np.array([1, nan, -inf, -inf, 0], np.float32), want, err, 1, None, None)
     ints = np.array([1, 2, 3], np.int32)
-    assert fuzz._compare(0, ints, ints, None, 1, None, None) is None
-    assert "differ" in fuzz._compare(0, ints + np.array([0, 0, 1], np.int32), ints, None, 1, None, None)
-    assert "dtype" in fuzz._compare(0, ints.astype(np.int64), ints, None, 1, None, None)
+    assert fz_check._compare(0, ints, ints, None, 1, None, None) is None
+    assert "differ" in fz_check._compare(0, ints + np.array([0, 0, 1], np.int32), ints, None, 1, None, None)
+    assert "dtype" in fz_check._compare(0, ints.astype(np.int64), ints, None, 1, None, None)
 
 
 def test_array_source_round_trips():
@@ -162,11 +166,11 @@ def test_array_source_round_trips():
     for dt in fuzz.DTYPES:
         a = rng.uniform(-5, 5, (2, 3)).astype(np.float64)
         a[0, 0], a[0, 1], a[0, 2], a[1, 0] = np.nan, np.inf, -np.inf, -0.0
-        a = a.astype(fuzz._NP[dt]) if fuzz.is_float(dt) else (a[np.isfinite(a)].reshape(-1)[:3] * 7).astype(
-            fuzz._NP[dt])
+        a = a.astype(fz_params._NP[dt]) if fuzz.is_float(dt) else (a[np.isfinite(a)].reshape(-1)[:3] * 7).astype(
+            fz_params._NP[dt])
         b = eval(fuzz.array_source(a), {"np": np, "st": st})  # noqa: S307
         assert b.dtype == a.dtype and b.shape == a.shape
-        np.testing.assert_array_equal(fuzz._bits(b), fuzz._bits(a))
+        np.testing.assert_array_equal(fz_check._bits(b), fz_check._bits(a))
     assert eval(fuzz.array_source(np.float32(2.5).reshape(())), {"np": np}).shape == ()  # noqa: S307
 
 

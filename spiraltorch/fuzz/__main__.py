@@ -1,0 +1,5 @@
+import sys
+
+from spiraltorch.fuzz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""The hypothesis strategy `programs`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import assume
+from hypothesis import strategies as hs
+
+from spiraltorch.fuzz.generator import _Gen
+from spiraltorch.fuzz.params import DTYPES
+from spiraltorch.fuzz.program import Program
+from spiraltorch.fuzz.support import _op_names
+
+# ---------------------------------------------------------------------------------------------------
+# The strategy
+# ---------------------------------------------------------------------------------------------------
+
+
+@hs.composite
+def programs(draw, target: str = "cpu", ops: Sequence[str] | None = None, min_ops: int = 1, max_ops: int = 12,
+             max_inputs: int = 3, dtypes: Sequence[str] = DTYPES, strict: bool = False) -> Program:
+    """A random well-typed program for target (see the module docstring).
+
+    ops: the op names to draw from (default: default_ops(target)); dtypes: the input dtypes allowed;
+    strict: raise GeneratorError when the frontend rejects a generated step (a generator bug) instead of
+    drawing another op."""
+    names = _op_names(target, ops)
+    if not names:
+        raise ValueError(f"no op of {ops} is supported by target {target!r}")
+    g = _Gen(draw, target, strict)
+    g.draw_inputs(max_inputs, dtypes)
+    n = draw(hs.integers(min_ops, max_ops))
+    for i in range(n):
+        for _attempt in range(8 if i else 40):
+            if g.add(draw(hs.sampled_from(names))):
+                break
+    assume(g.steps)  # (practically never false: the first op gets many attempts)
+    return g.program()
+
+
