@@ -7,6 +7,8 @@
         return st.softmax(st.relu(x @ w + b), axis=-1)
 """
 
+from spiraltorch import nn, optim
+from spiraltorch.autodiff.transforms import grad, jvp, value_and_grad, vjp
 from spiraltorch.errors import CompileError, IRError, SpiralError, TraceError, UsageError
 from spiraltorch.frontend.api import CacheInfo, CompiledFunction, Lowered, compile  # noqa: A004
 from spiraltorch.frontend.ops import *  # noqa: F403
@@ -20,7 +22,9 @@ int64, int32, bool_ = (_DT[n].np for n in ("i64", "i32", "i1"))
 
 __version__ = "0.1.0"
 __all__ = [
-    "compile", "CompiledFunction", "Lowered", "CacheInfo", "Tensor", "register_pytree_node",
+    "compile", "grad", "value_and_grad", "vjp", "jvp",
+    "CompiledFunction", "Lowered", "CacheInfo", "Tensor", "register_pytree_node",
     "SpiralError", "TraceError", "IRError", "CompileError", "UsageError",
     "float64", "float32", "float16", "bfloat16", "int64", "int32", "bool_", *_ops_all,
+    "nn", "optim",
 ]

@@ -13,7 +13,7 @@ def kernel_module(lowered):
     from spiraltorch.passes.registry import PipelineRun
 
     module = lowered.module.clone()
-    PipelineRun("canonicalize,cse,dce").run(module)
+    PipelineRun("autodiff,canonicalize,cse,dce").run(module)
     LowerToKernelsPass().apply(None, module)
     return module
 

@@ -88,6 +88,8 @@ class CompiledFunction:
 
     def __init__(self, fn: Callable, target: str | None, static_argnums: Sequence[int], static_argnames):
         functools.update_wrapper(self, fn)
+        if not hasattr(self, "__name__"):  # a callable object (an nn module, a partial)
+            self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
         self.target = target or targets.DEFAULT
         targets.get(self.target)  # unknown target: fail at decoration, not at first call

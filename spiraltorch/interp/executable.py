@@ -9,7 +9,12 @@ from spiraltorch.interp.interpreter import ModuleRunner
 
 class InterpExecutable:
     def __init__(self, lowered):
-        self.runner = ModuleRunner(lowered.module)
+        module = lowered.module
+        if any(op.name in ("spiral.vjp", "spiral.jvp") for op in module.walk()):
+            from spiraltorch.passes.registry import PipelineRun
+
+            module = PipelineRun("autodiff").run(module.clone())
+        self.runner = ModuleRunner(module)
         self.func_name = lowered.func_name
         self.dtypes = [s.np_dtype for s in lowered.in_specs]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from xdsl.interpreter import InterpreterFunctions, impl, register_impls
 
-from spiraltorch.interp.numeric import as_result
+from spiraltorch.interp.numeric import _HALF, as_result
 from spiraltorch.ir import dtypes
 from spiraltorch.ir.ops import shape as sh
 
@@ -39,14 +39,7 @@ class ShapeFunctions(InterpreterFunctions):
     @impl(sh.SliceOp)
     def run_slice(self, interpreter, op: sh.SliceOp, args):
         p = op.props()
-        index = []
-        for count, start, stride in zip(_out_shape(op), p["start"], p["stride"], strict=True):
-            if count == 0:
-                index.append(slice(0, 0))
-            else:
-                stop = start + count * stride
-                index.append(slice(start, stop if stop >= 0 else None, stride))
-        return (_fresh(args[0][tuple(index)], op),)
+        return (_fresh(args[0][_window(_out_shape(op), p["start"], p["stride"])], op),)
 
     @impl(sh.ConcatenateOp)
     def run_concatenate(self, interpreter, op: sh.ConcatenateOp, args):
@@ -62,3 +55,40 @@ class ShapeFunctions(InterpreterFunctions):
         if n == 0:  # the verifier allows this only when nothing is read
             return (np.zeros(_out_shape(op), arr.dtype),)
         return (_fresh(np.take_along_axis(arr, idx, axis=axis), op),)
+
+    @impl(sh.ScatterAddOp)
+    def run_scatter_add(self, interpreter, op: sh.ScatterAddOp, args):
+        idx, upd = args
+        axis = op.normalized_axis()
+        out_shape = _out_shape(op)
+        n = out_shape[axis]
+        # f16/bf16 accumulate in f32 and are rounded once at the end (like the reductions).
+        acc = np.zeros(out_shape, np.float32 if upd.dtype in _HALF else upd.dtype)
+        if upd.size:
+            idx = idx.astype(np.int64)
+            idx = np.clip(np.where(idx < 0, idx + n, idx), 0, n - 1)  # take_along_axis's index rule
+            grid = np.indices(upd.shape, sparse=True)
+            where = tuple(idx if ax == axis else grid[ax] for ax in range(upd.ndim))
+            # np.add.at adds unbuffered: repeated positions all count, in row-major order of updates.
+            np.add.at(acc, where, upd.astype(acc.dtype, copy=False))
+        return (_fresh(acc, op),)
+
+    @impl(sh.SliceScatterOp)
+    def run_slice_scatter(self, interpreter, op: sh.SliceScatterOp, args):
+        base, src = args
+        p = op.props()
+        out = _fresh(base, op)
+        out[_window(src.shape, p["start"], p["stride"])] = src
+        return (out,)
+
+
+def _window(counts, starts, strides) -> tuple[slice, ...]:
+    """numpy basic index of the positions start + j * stride (0 <= j < count) of every axis."""
+    index = []
+    for count, start, stride in zip(counts, starts, strides, strict=True):
+        if count == 0:
+            index.append(slice(0, 0))
+        else:
+            stop = start + count * stride
+            index.append(slice(start, stop if stop >= 0 else None, stride))
+    return tuple(index)

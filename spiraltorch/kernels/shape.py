@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from spiraltorch.ir import dtypes
 from spiraltorch.ir.ops import shape as sh
+from spiraltorch.ir.shapes import numel
 from spiraltorch.kernels.copy import copy_view
 from spiraltorch.kernels.lower import Lowerer, lowering
 from spiraltorch.kernels.view import View
@@ -78,3 +79,61 @@ def lower_take_along_axis(L: Lowerer, op) -> None:
             src_idx[axis] = i
             kb.store(kb.load(a_ref, src_idx), o_ref, ivs)
     L.finish_kernel(kb)
+
+
+@lowering(sh.ScatterAddOp)
+def lower_scatter_add(L: Lowerer, op: sh.ScatterAddOp) -> None:
+    """Zero the result, then one kernel: for each position p of updates, acc[q] += updates[p] (q = p with q[axis]
+    the normalized index). The outer (thread-split) loop runs over a dim other than the axis, so two threads
+    never touch one result element; the axis is looped in increasing order, the interpreter's order of
+    accumulation. f16/bf16 accumulate in an f32 temporary that is rounded into the result once."""
+    from spiraltorch.kernels.builder import INDEX
+    from spiraltorch.kernels.elementwise import loop_nest
+    from spiraltorch.kernels.scalar import compute_type
+
+    out = L.result_view(op.result)
+    rank = len(out.shape)
+    axis = op.normalized_axis()
+    n = out.shape[axis]
+    ct = compute_type(out.element_type)
+    acc = out if ct == out.element_type else View.of_buffer(L.temp(out.shape, ct), out.shape, ct)
+    loop_nest(L, "zeros", [], acc, lambda kb, vals: kb.const(0, ct), key=("zeros",))
+    idx = L.view(op.indices)
+    upd = L.view(op.updates)
+    shape = upd.shape
+    if numel(shape):
+        # outer loop: the largest dim other than the axis (none when rank 1: one call covers everything)
+        others = [ax for ax in range(rank) if ax != axis]
+        outer_ax = max(others, key=lambda ax: shape[ax]) if others else None
+        extent = shape[outer_ax] if outer_ax is not None else 1
+        inner_axes = [ax for ax in range(rank) if ax != outer_ax]
+        kb, (i_ref, u_ref, a_ref), lo, hi = L.kernel("scatter_add", [idx, upd, acc], extent)
+        with kb.loop(lo, hi) as outer:
+            with kb.loops([(0, shape[ax]) for ax in inner_axes]) as rest:
+                ivs = [None] * rank
+                for ax, iv in zip(inner_axes, rest, strict=True):
+                    ivs[ax] = iv
+                if outer_ax is not None:
+                    ivs[outer_ax] = outer.iv
+                i = kb.convert(kb.load(i_ref, ivs), INDEX)
+                i = kb.select(kb.cmp("<", i, kb.index(0)), kb.add(i, kb.index(n)), i)  # numpy negative indices
+                i = kb.max(kb.min(i, kb.index(n - 1)), kb.index(0))  # out of range clamps
+                dst = list(ivs)
+                dst[axis] = i
+                u = kb.convert(kb.load(u_ref, ivs), ct)
+                kb.store(kb.add(kb.load(a_ref, dst), u), a_ref, dst)
+        L.finish_kernel(kb)
+    if acc is not out:
+        copy_view(L, acc, out, "round")
+
+
+@lowering(sh.SliceScatterOp)
+def lower_slice_scatter(L: Lowerer, op: sh.SliceScatterOp) -> None:
+    """Copy base into the result, then src into the result's strided window (base's copy is skipped when the
+    window is the whole result)."""
+    p = op.props()
+    out = L.result_view(op.result)
+    base, src = L.view(op.base), L.view(op.src)
+    if src.shape != out.shape:
+        copy_view(L, base, out, "slice_scatter_base")
+    copy_view(L, src, out.slice(p["start"], p["stride"], src.shape), "slice_scatter")

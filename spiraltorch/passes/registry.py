@@ -17,6 +17,8 @@ from spiraltorch.errors import CompileError, SpiralError, UsageError
 
 # name -> ("module:Class", one-line description)
 _PASSES: dict[str, tuple[str, str]] = {
+    "autodiff": ("spiraltorch.passes.autodiff:AutodiffPass",
+                 "expand spiral.vjp / spiral.jvp into derivative code (reverse and forward mode)"),
     "canonicalize": ("xdsl.transforms.canonicalize:CanonicalizePass", "xDSL canonicalization patterns"),
     "cse": ("xdsl.transforms.common_subexpression_elimination:CommonSubexpressionElimination",
             "common subexpression elimination"),

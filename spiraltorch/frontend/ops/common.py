@@ -30,7 +30,7 @@ def trace_of(*xs) -> tr.TraceContext:
     if ctx is None:
         raise tr.user_error(_OUTSIDE)
     for x in xs:
-        if isinstance(x, Tensor) and x.trace is not ctx:
+        if isinstance(x, Tensor) and not ctx.encloses(x.trace):
             raise tr.user_error(
                 "this tensor belongs to another traced function (a tensor leaked out of a trace, e.g. "
                 "through a global or a closure); pass it as an argument instead"
@@ -71,7 +71,7 @@ def promote(*xs) -> np.dtype:
 def emit(op_cls, *operands: Tensor, result_types=None, **props):
     """Emit an op on the active trace; returns a Tensor, or a tuple for several results."""
     ctx = trace_of(*operands)
-    op = ctx.emit(op_cls, *(t.value for t in operands), result_types=result_types, **props)
+    op = ctx.emit(op_cls, *(ctx.lift(t.trace, t.value) for t in operands), result_types=result_types, **props)
     if len(op.results) == 1:
         return Tensor(op.results[0], ctx)
     return tuple(Tensor(r, ctx) for r in op.results)

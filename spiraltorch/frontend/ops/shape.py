@@ -1,5 +1,6 @@
 """Public shape ops (numpy names and semantics): reshape, transpose, broadcast_to, expand_dims, squeeze,
-concatenate, stack, moveaxis, swapaxes, ravel, take_along_axis, and `getitem` behind `tensor[index]`.
+concatenate, stack, moveaxis, swapaxes, ravel, take_along_axis, and `getitem` behind `tensor[index]`;
+and the transposes of take_along_axis and of slicing: scatter_add_along_axis and slice_scatter.
 
 Every shape argument is static (Python ints). Axes may be negative as in numpy; the IR stores them
 normalized. Indexing is numpy's basic indexing (ints, slices, None, Ellipsis) and becomes one
@@ -34,6 +35,8 @@ __all__ = [
     "moveaxis",
     "swapaxes",
     "take_along_axis",
+    "scatter_add_along_axis",
+    "slice_scatter",
     "getitem",
 ]
 
@@ -299,6 +302,85 @@ def take_along_axis(arr, indices, axis=-1):
     except shapes.ShapeError as err:
         raise tr.user_error(str(err)) from None
     return emit(sh.TakeAlongAxisOp, arr, indices, axis=axis)
+
+
+# --- scatter_add_along_axis / slice_scatter (the transposes of take_along_axis and slicing) ---------
+@eager_ok
+def scatter_add_along_axis(indices, updates, axis, length):
+    """The transpose of take_along_axis: a tensor of updates' dtype and indices' shape, except `length` on
+    `axis`, that is zero everywhere but where updates land: for every position p of indices,
+    result[p with p[axis] = indices[p]] += updates[p]. Repeated indices sum (like numpy.add.at). Indices
+    count from the end when negative and are clamped into [0, length) when out of range, as in
+    take_along_axis, so `sum(take_along_axis(x, i, axis) * u) == sum(x * scatter_add_along_axis(i, u, axis,
+    x.shape[axis]))`. updates (a tensor, numpy array or scalar) is broadcast to indices' shape, as
+    numpy.put_along_axis broadcasts its values."""
+    name = "scatter_add_along_axis"
+    indices = as_tensor(indices)
+    updates = _strong(as_tensor(updates))
+    if indices.ir_dtype.kind != "i":
+        raise tr.user_error(f"{name}: indices must be an integer tensor, got {indices.ir_dtype.name}")
+    if updates.ir_dtype.kind == "b":
+        raise tr.user_error(f"{name}: updates must be numeric, got bool (cast it with .astype first)")
+    if indices.ndim == 0:
+        raise tr.user_error(f"{name}: indices must have at least one dimension")
+    if axis is None:
+        raise tr.user_error(f"{name}: axis must be an int (axis=None is not supported)")
+    axis = _axis(name, _int(name, "axis", axis), indices.ndim)
+    length = _int(name, "length", length)
+    if length < 0 or (length == 0 and shapes.numel(indices.shape)):
+        raise tr.user_error(f"{name}: length must be >= 1 (the size of the result on axis {axis}), got {length}")
+    if not shapes.can_broadcast_to(updates.shape, indices.shape):
+        raise tr.user_error(
+            f"{name}: updates of shape {updates.shape} cannot be broadcast to the indices' shape {indices.shape}"
+        )
+    updates = broadcast_to(updates, indices.shape)
+    out_shape = list(indices.shape)
+    out_shape[axis] = length
+    return emit(sh.ScatterAddOp, indices, updates, axis=axis,
+                result_types=[dtypes.tensor_type(out_shape, updates.ir_dtype)])
+
+
+@eager_ok
+def slice_scatter(base, src, start, stride):
+    """The transpose of slicing: a copy of base with base[start[a] + j * stride[a] for every axis a] = src[j]
+    (0 <= j < src.shape[a]), i.e. numpy's `out = base.copy(); out[window] = src` for the window that
+    `base[start[0]::stride[0], ...]` limited to src's shape reads. start and stride hold one int per axis of
+    base (stride != 0, negative steps backwards); every written position must lie inside base. src has base's
+    rank and is cast to base's dtype (as numpy's assignment casts)."""
+    name = "slice_scatter"
+    base = _strong(as_tensor(base))
+    src = _strong(as_tensor(src))
+    start = _ints(name, "start", start)
+    stride = _ints(name, "stride", stride)
+    if src.ndim != base.ndim:
+        raise tr.user_error(
+            f"{name}: src must have the rank of base: src has shape {src.shape}, base has shape {base.shape}"
+        )
+    for what, values in (("start", start), ("stride", stride)):
+        if len(values) != base.ndim:
+            raise tr.user_error(
+                f"{name}: {what} must have one entry per axis of base ({base.ndim}), got {len(values)}"
+            )
+    norm_start, norm_stride = [], []
+    for ax, (n, count, b, step) in enumerate(zip(base.shape, src.shape, start, stride, strict=True)):
+        if step == 0:
+            raise tr.user_error(f"{name}: stride must not be zero (axis {ax})")
+        if count:
+            last = b + (count - 1) * step
+            for i in (b, last):
+                if not 0 <= i < n:
+                    raise tr.user_error(
+                        f"{name}: on axis {ax}, src's {count} elements with start {b} and stride {step} reach "
+                        f"index {i}, out of bounds for base's size {n}"
+                    )
+        else:
+            b, step = 0, 1  # writes nothing: the IR form of an empty window
+        if count == 1:
+            step = 1
+        norm_start.append(b)
+        norm_stride.append(step)
+    src = cast(src, base.ir_dtype)
+    return emit(sh.SliceScatterOp, base, src, start=tuple(norm_start), stride=tuple(norm_stride))
 
 
 # --- indexing -------------------------------------------------------------------------------------

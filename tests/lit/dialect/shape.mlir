@@ -67,3 +67,29 @@ func.func @take_along_axis(%x: tensor<4x8xf32>, %i: tensor<4x2xi32>, %j: tensor<
   %2 = spiral.take_along_axis %x, %k {axis = 0 : i64} : tensor<4x8xf32>, tensor<3x1xi64> -> tensor<3x8xf32>
   func.return
 }
+
+// CHECK-LABEL: func.func @scatter_add(
+func.func @scatter_add(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>, %j: tensor<2x3x5xi32>, %v: tensor<2x3x5xi64>, %w: tensor<2x3x5xbf16>) -> () {
+  // CHECK-NEXT: spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x10xf32>
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x10xf32>
+  // CHECK-NEXT: spiral.scatter_add %i, %u {axis = 0 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<1x3xf32>
+  %1 = spiral.scatter_add %i, %u {axis = 0 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<1x3xf32>
+  // CHECK-NEXT: spiral.scatter_add %j, %v {axis = -2 : i64} : tensor<2x3x5xi32>, tensor<2x3x5xi64> -> tensor<2x7x5xi64>
+  %2 = spiral.scatter_add %j, %v {axis = -2 : i64} : tensor<2x3x5xi32>, tensor<2x3x5xi64> -> tensor<2x7x5xi64>
+  // CHECK-NEXT: spiral.scatter_add %j, %w {axis = 2 : i64} : tensor<2x3x5xi32>, tensor<2x3x5xbf16> -> tensor<2x3x2xbf16>
+  %3 = spiral.scatter_add %j, %w {axis = 2 : i64} : tensor<2x3x5xi32>, tensor<2x3x5xbf16> -> tensor<2x3x2xbf16>
+  func.return
+}
+
+// CHECK-LABEL: func.func @slice_scatter(
+func.func @slice_scatter(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>, %t: tensor<2x3xf32>, %e: tensor<0x8xf32>, %c: tensor<5xi1>, %d: tensor<2xi1>) -> () {
+  // CHECK-NEXT: spiral.slice_scatter %b, %s {start = array<i64: 0, 1>, stride = array<i64: 1, 2>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0, 1>, stride = array<i64: 1, 2>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  // CHECK-NEXT: spiral.slice_scatter %b, %t {start = array<i64: 3, 7>, stride = array<i64: -1, -3>} : tensor<4x8xf32>, tensor<2x3xf32> -> tensor<4x8xf32>
+  %1 = spiral.slice_scatter %b, %t {start = array<i64: 3, 7>, stride = array<i64: -1, -3>} : tensor<4x8xf32>, tensor<2x3xf32> -> tensor<4x8xf32>
+  // CHECK-NEXT: spiral.slice_scatter %b, %e {start = array<i64: 0, 0>, stride = array<i64: 1, 1>} : tensor<4x8xf32>, tensor<0x8xf32> -> tensor<4x8xf32>
+  %2 = spiral.slice_scatter %b, %e {start = array<i64: 0, 0>, stride = array<i64: 1, 1>} : tensor<4x8xf32>, tensor<0x8xf32> -> tensor<4x8xf32>
+  // CHECK-NEXT: spiral.slice_scatter %c, %d {start = array<i64: 4>, stride = array<i64: -4>} : tensor<5xi1>, tensor<2xi1> -> tensor<5xi1>
+  %3 = spiral.slice_scatter %c, %d {start = array<i64: 4>, stride = array<i64: -4>} : tensor<5xi1>, tensor<2xi1> -> tensor<5xi1>
+  func.return
+}

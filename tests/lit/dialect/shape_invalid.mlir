@@ -261,3 +261,163 @@ func.func @f(%x: tensor<4x8xf32>, %i: tensor<1x2xi32>) -> () {
   %0 = spiral.take_along_axis %x, %i {axis = 1 : i64} : tensor<4x8xf32>, tensor<1x2xi32> -> tensor<1x2xf32>
   func.return
 }
+
+// -----
+
+func.func @f(%i: tensor<4x3xf32>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add indices must be an integer tensor (i32 or i64), got f32
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x10xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xi1>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add updates must be numeric (bool cannot be summed), got i1
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xi64>, tensor<4x3xi1> -> tensor<4x10xi1>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add result dtype f16 differs from the updates dtype f32
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x10xf16>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<i64>, %u: tensor<f32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add needs updates of rank >= 1
+  %0 = spiral.scatter_add %i, %u {axis = 0 : i64} : tensor<i64>, tensor<f32> -> tensor<f32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add axis 2 is out of range for rank 2 (axes are in [-rank, rank))
+  %0 = spiral.scatter_add %i, %u {axis = 2 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x10xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add axis -3 is out of range for rank 2 (axes are in [-rank, rank))
+  %0 = spiral.scatter_add %i, %u {axis = -3 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x10xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x1xi32>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add indices and updates must have one shape (broadcast them first): (4, 1) vs (4, 3)
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x1xi32>, tensor<4x3xf32> -> tensor<4x10xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add result rank 3 differs from the updates rank 2
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x10x1xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add result shape (5, 10) differs from the updates shape (4, 3) off axis 1 (axis 0: 5 vs 4)
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<5x10xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add cannot add elements into axis 1 of size 0
+  %0 = spiral.scatter_add %i, %u {axis = 1 : i64} : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x0xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%i: tensor<4x3xi64>, %u: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.scatter_add: property 'axis' expected
+  %0 = spiral.scatter_add %i, %u : tensor<4x3xi64>, tensor<4x3xf32> -> tensor<4x10xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xi32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter operands must have one dtype, got f32 and i32
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0, 0>, stride = array<i64: 1, 1>} : tensor<4x8xf32>, tensor<4x3xi32> -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter src rank 1 differs from the base rank 2 (drop or add axes with spiral.reshape)
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0, 0>, stride = array<i64: 1, 1>} : tensor<4x8xf32>, tensor<3xf32> -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter start must have 2 entries (the rank), got 1
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0>, stride = array<i64: 1, 1>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter stride must have 2 entries (the rank), got 3
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0, 0>, stride = array<i64: 1, 1, 1>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter stride must not be zero (axis 1)
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0, 0>, stride = array<i64: 1, 0>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter axis 1 writes index 8 (start 2, stride 3, count 3), out of bounds for size 8
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0, 2>, stride = array<i64: 1, 3>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter axis 0 writes index -1 (start 2, stride -1, count 4), out of bounds for size 4
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 2, 0>, stride = array<i64: -1, 1>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter: result type tensor<4x3xf32> does not match the inferred tensor<4x8xf32>
+  %0 = spiral.slice_scatter %b, %s {start = array<i64: 0, 0>, stride = array<i64: 1, 1>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  func.return
+}
+
+// -----
+
+func.func @f(%b: tensor<4x8xf32>, %s: tensor<4x3xf32>) -> () {
+  // CHECK: error: {{.*}}:[[# @LINE + 1]]:3: spiral.slice_scatter: property 'start' expected
+  %0 = spiral.slice_scatter %b, %s {stride = array<i64: 1, 1>} : tensor<4x8xf32>, tensor<4x3xf32> -> tensor<4x8xf32>
+  func.return
+}
