@@ -73,7 +73,7 @@ def _lse_np(x):
     return (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))[:, 0]
 
 
-# --- W4: cross-entropy loss + gradient wrt logits (hand-written gradient until autodiff lands) ----
+# --- W4: cross-entropy loss + gradient wrt logits ---------------------------------------------------
 def _ce_np(logits, labels):
     x = logits.astype(np.float64)
     p = np.exp(x - x.max(axis=1, keepdims=True))
@@ -86,10 +86,7 @@ def _ce_np(logits, labels):
 
 
 def _ce_spiral(logits, labels):
-    n = logits.shape[0]
-    loss = st.cross_entropy(logits, labels)
-    grad = (st.softmax(logits, axis=1) - st.one_hot(labels, logits.shape[1])) / n
-    return loss, grad
+    return st.value_and_grad(st.cross_entropy)(logits, labels)  # gradient by the autodiff pass
 
 
 # --- W5: top-k -------------------------------------------------------------------------------------
@@ -112,7 +109,7 @@ def _topk_verify(k):
     return verify
 
 
-# --- W6: MLP SGD step (hand-written backward until autodiff lands) -----------------------------------
+# --- W6: MLP SGD step (numpy: hand-written backward; the others differentiate automatically) --------
 def _mlp_init():
     sizes = [784, 512, 512, 10]
     params = []
@@ -159,8 +156,17 @@ def _mlp_np(*args):
     return f(*args)
 
 
-_mlp_spiral = _mlp_step(None, st.relu, lambda z: (z > 0).astype("f32"), lambda z: st.softmax(z, axis=1),
-                        lambda y: st.one_hot(y, 10), None)
+def _mlp_loss_spiral(ps, x, y):
+    w1, b1, w2, b2, w3, b3 = ps
+    h = st.relu(x @ w1 + b1)
+    h = st.relu(h @ w2 + b2)
+    return st.cross_entropy(h @ w3 + b3, y)
+
+
+def _mlp_spiral(w1, b1, w2, b2, w3, b3, x, y):
+    ps = (w1, b1, w2, b2, w3, b3)
+    gs = st.grad(_mlp_loss_spiral)(ps, x, y)
+    return tuple(p - 0.01 * g for p, g in zip(ps, gs, strict=True))
 
 
 def workloads() -> list[Workload]:
@@ -184,7 +190,7 @@ def workloads() -> list[Workload]:
         Workload("W4 cross-entropy + grad (4096,1024)",
                  lambda: (RNG.standard_normal((4096, 1024)).astype(np.float32), RNG.integers(0, 1024, 4096)),
                  _ce_np, _ce_spiral, numpy=_ce_np, torch=_ce_torch(torch, F), jax=_ce_jax(jax, jnp),
-                 notes="gradient written by hand in SpiralTorch until autodiff lands; autograd in torch/jax"),
+                 notes="st.value_and_grad; autograd in torch/jax"),
         Workload("W5a topk (8,65536) k=1024", lambda: (RNG.standard_normal((8, 65536)).astype(np.float32),),
                  lambda x: _topk_np(x, 1024), lambda x: st.topk(x, 1024), numpy=lambda x: _topk_np(x, 1024),
                  torch=lambda x: torch.topk(x, 1024, dim=1), jax=lambda x: jax.lax.top_k(x, 1024),
@@ -195,7 +201,7 @@ def workloads() -> list[Workload]:
                  verify=_topk_verify(32)),
         Workload("W6 MLP 784-512-512-10 SGD step b=256", _mlp_init, _mlp_np, _mlp_spiral, numpy=_mlp_np,
                  torch=_mlp_torch(torch, F), jax=_mlp_jax(jax, jnp), rtol=1e-3, atol=1e-5,
-                 notes="backward written by hand in SpiralTorch until autodiff lands; autograd in torch/jax"),
+                 notes="st.grad in SpiralTorch, autograd in torch/jax, hand-written backward in numpy"),
         Workload("W7 matmul 1024^3", lambda: (RNG.standard_normal((1024, 1024)).astype(np.float32),
                                               RNG.standard_normal((1024, 1024)).astype(np.float32)),
                  lambda a, b: a.astype(np.float64) @ b, lambda a, b: a @ b, numpy=lambda a, b: a @ b,

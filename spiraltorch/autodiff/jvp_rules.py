@@ -47,7 +47,13 @@ def _add(x: Tensor | None, y: Tensor | None) -> Tensor | None:
 
 
 # --- elementwise ------------------------------------------------------------------------------------
-@rule(*D.UNARY)
+@rule(ew.ReluOp)
+def _relu(op, ins, outs, tans):
+    (x,), (t,) = ins, tans
+    return [F.where(x > 0, t, F.zeros((), t.dtype))]
+
+
+@rule(*(c for c in D.UNARY if c is not ew.ReluOp))
 def _unary(op, ins, outs, tans):
     (x,), (y,), (t,) = ins, outs, tans
     return [t * D.UNARY[type(op)](op, x, y)]
