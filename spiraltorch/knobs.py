@@ -12,6 +12,7 @@ KNOBS: dict[str, tuple[str, str]] = {
     "SPIRAL_PARALLEL_MIN": ("1048576", "elements a kernel must touch before it is split across threads (a "
                                        "thread handoff costs ~50-100 us here, the time to stream ~1M floats)"),
     "SPIRAL_FUZZ_EXAMPLES": ("200", "random programs the fuzz test runs"),
+    "SPIRAL_FUSE": ("1", "0 turns off the fusion pass in the cpu target (one kernel per op, for comparisons)"),
     "SPIRAL_LOG": ("", "comma-separated topics to log (e.g. fusion)"),
 }
 

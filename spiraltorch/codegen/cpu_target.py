@@ -7,13 +7,21 @@ from xdsl.dialects import func
 from spiraltorch.ir import dtypes
 
 
+def pipeline() -> str:
+    """The tensor-level passes the cpu target runs before lowering (SPIRAL_FUSE=0 leaves out fusion)."""
+    from spiraltorch import knobs
+
+    fuse = ",fuse,dce" if knobs.get("SPIRAL_FUSE") != "0" else ""
+    return "autodiff,canonicalize,cse,dce" + fuse
+
+
 def kernel_module(lowered):
     """The kernel-IR module of a traced function (the traced module itself is left untouched)."""
     from spiraltorch.passes.lower_to_kernels import LowerToKernelsPass
     from spiraltorch.passes.registry import PipelineRun
 
     module = lowered.module.clone()
-    PipelineRun("autodiff,canonicalize,cse,dce").run(module)
+    PipelineRun(pipeline()).run(module)
     LowerToKernelsPass().apply(None, module)
     return module
 

@@ -22,11 +22,11 @@ from spiraltorch.ir import dtypes
 
 @cache
 def _implementation_classes():
-    from spiraltorch.interp import creation, elementwise, linalg, nn, rankk, reduction, shape
+    from spiraltorch.interp import creation, elementwise, fusion, linalg, nn, rankk, reduction, shape
 
     return [FuncFunctions, elementwise.ElementwiseFunctions, creation.CreationFunctions,
             reduction.ReductionFunctions, nn.NNFunctions, linalg.LinalgFunctions, shape.ShapeFunctions,
-            rankk.RankKFunctions]
+            rankk.RankKFunctions, fusion.FusionFunctions]
 
 
 class _TypeCheck(Interpreter.Listener):

@@ -23,6 +23,8 @@ _PASSES: dict[str, tuple[str, str]] = {
     "cse": ("xdsl.transforms.common_subexpression_elimination:CommonSubexpressionElimination",
             "common subexpression elimination"),
     "dce": ("xdsl.transforms.dead_code_elimination:DeadCodeElimination", "remove unused pure ops"),
+    "fuse": ("spiraltorch.passes.fusion:FusePass",
+             "group ops into spiral.fused regions, one kernel each (option max-size=N)"),
     "lower-to-kernels": ("spiraltorch.passes.lower_to_kernels:LowerToKernelsPass",
                          "spiral ops -> host function + loop kernels (scf/arith/math/memref)"),
 }

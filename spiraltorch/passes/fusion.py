@@ -1,0 +1,220 @@
+"""`fuse`: group ops into `spiral.fused` regions, each of which the backend compiles to one kernel.
+
+    stc ir model.py:f --arg ... -p autodiff,canonicalize,cse,dce,fuse --print-after fuse [--explain-fusion]
+
+The dataflow graph of each function is a networkx DiGraph (ops are nodes, SSA uses are edges). Ops are visited in
+program order; a groupable op joins the group(s) of its producers when the policy (passes/fusion_policy.py) agrees
+and joining cannot create a cycle (a path group -> outside op -> group would make the fused op depend on itself).
+A group that joins several producer groups merges them. Splat constants are cloned into the groups that read them.
+Each group with at least two ops becomes a `spiral.fused` op whose results are the group's values used elsewhere;
+the block is then re-ordered topologically (networkx) so every value is defined before its uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.traits import IsTerminator
+
+from spiraltorch import knobs
+from spiraltorch.ir import dtypes
+from spiraltorch.ir.ops.fusion import FusedOp, YieldOp
+from spiraltorch.passes.fusion_policy import FusionPolicy
+
+
+@dataclass
+class _Group:
+    shape: tuple[int, ...]
+    members: list[Operation] = field(default_factory=list)
+    bits: int = 0  # bitset of member op indices
+    producers: set[Operation] = field(default_factory=set)  # ops outside the group that feed it
+
+
+@dataclass(frozen=True)
+class FusePass(ModulePass):
+    name = "fuse"
+
+    max_size: int = 64
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        policy = FusionPolicy(max_size=self.max_size)
+        for f in [o for o in op.ops if isinstance(o, func.FuncOp) and not o.is_declaration]:
+            Fuser(f.body.block, policy).run()
+
+
+class Fuser:
+    def __init__(self, block: Block, policy: FusionPolicy):
+        self.block = block
+        self.policy = policy
+        self.ops = [o for o in block.ops if not o.has_trait(IsTerminator)]
+        self.index = {o: i for i, o in enumerate(self.ops)}
+        self.graph = nx.DiGraph()
+        self.graph.add_nodes_from(self.ops)
+        for o in self.ops:
+            for v in o.operands:
+                p = _producer(v)
+                if p in self.index:
+                    self.graph.add_edge(p, o)
+        self.ancestors: dict[Operation, int] = {}
+        self.group_of: dict[Operation, _Group] = {}
+        self.log: list[str] = []
+
+    # -- grouping -----------------------------------------------------------------------------------
+    def run(self) -> list[str]:
+        for o in self.ops:
+            self.ancestors[o] = self._ancestor_bits(o)
+            self._place(o)
+        groups = {id(g): g for g in self.group_of.values()}.values()
+        made = 0
+        for g in sorted(groups, key=lambda g: self.index[g.members[0]]):
+            decision = self.policy.worth_a_group(len(g.members))
+            if decision:
+                self._outline(g)
+                made += 1
+        if made:
+            self._reorder()
+        if "fusion" in knobs.get("SPIRAL_LOG").split(","):
+            import sys
+
+            print("\n".join(self.log), file=sys.stderr)
+        return self.log
+
+    def _ancestor_bits(self, o: Operation) -> int:
+        bits = 0
+        for p in self.graph.predecessors(o):
+            bits |= self.ancestors[p] | (1 << self.index[p])
+        return bits
+
+    def _place(self, o: Operation) -> None:
+        where = _describe(o)
+        decision = self.policy.groupable(o)
+        if not decision:
+            self.log.append(f"{where}: not fused: {decision.reason}")
+            return
+        shape = dtypes.shape_of(o.results[0].type)
+        group: _Group | None = None
+        for p in self.graph.predecessors(o):
+            candidate = self.group_of.get(p)
+            if candidate is None or candidate is group:
+                continue
+            ok = self.policy.can_join(candidate.shape, len(candidate.members) + (len(group.members) if group else 0), o)
+            if ok and group is not None:
+                ok = self._acyclic_merge(group, candidate, o)
+            elif ok:
+                ok = self._acyclic_join(candidate, o)
+            self.log.append(f"{where}: {'joins' if ok else 'does not join'} the group of {_describe(p)}: "
+                            f"{ok.reason}")
+            if ok:
+                group = candidate if group is None else self._merge(group, candidate)
+        if group is None:
+            group = _Group(shape)
+        self._add(group, o)
+
+    def _external_producers(self, members_bits: int, producers: set[Operation]) -> set[Operation]:
+        return {p for p in producers if not members_bits >> self.index[p] & 1}
+
+    def _acyclic_join(self, g: _Group, o: Operation):
+        from spiraltorch.passes.fusion_policy import Decision
+
+        bits = g.bits | 1 << self.index[o]
+        for p in self._external_producers(bits, g.producers | set(self.graph.predecessors(o))):
+            if self.ancestors[p] & g.bits:
+                return Decision(False, f"{_describe(p)} sits between the group and this op (fusing would make a "
+                                       "cycle)")
+        return Decision(True, "no path through other ops")
+
+    def _acyclic_merge(self, a: _Group, b: _Group, o: Operation):
+        from spiraltorch.passes.fusion_policy import Decision
+
+        bits = a.bits | b.bits | 1 << self.index[o]
+        for p in self._external_producers(bits, a.producers | b.producers | set(self.graph.predecessors(o))):
+            if self.ancestors[p] & (a.bits | b.bits):
+                return Decision(False, f"{_describe(p)} sits between the two groups (merging would make a cycle)")
+        return Decision(True, "the groups merge without a cycle")
+
+    def _add(self, g: _Group, o: Operation) -> None:
+        g.members.append(o)
+        g.bits |= 1 << self.index[o]
+        g.producers |= {p for p in self.graph.predecessors(o) if not self.policy.inlinable_constant(p)}
+        self.group_of[o] = g
+
+    def _merge(self, a: _Group, b: _Group) -> _Group:
+        for m in b.members:
+            self.group_of[m] = a
+        a.members = sorted(a.members + b.members, key=self.index.__getitem__)
+        a.bits |= b.bits
+        a.producers |= b.producers
+        return a
+
+    # -- rewriting -----------------------------------------------------------------------------------
+    def _outline(self, g: _Group) -> None:
+        members = set(g.members)
+        inputs: list[SSAValue] = []
+        constants: list[Operation] = []
+        for m in g.members:
+            for v in m.operands:
+                p = _producer(v)
+                if p in members:
+                    continue
+                if p is not None and self.policy.inlinable_constant(p):
+                    if p not in constants:
+                        constants.append(p)
+                elif v not in inputs:
+                    inputs.append(v)
+        outputs = [r for m in g.members for r in m.results if any(u.operation not in members for u in r.uses)]
+        block = Block(arg_types=[v.type for v in inputs])
+        mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, block.args, strict=True))
+        for c in constants:
+            block.add_op(c.clone(value_mapper=mapping))
+        for m in g.members:
+            block.add_op(m.clone(value_mapper=mapping))
+        block.add_op(YieldOp.create(operands=[mapping[r] for r in outputs]))
+        fused = FusedOp.create(operands=inputs, result_types=[r.type for r in outputs],
+                               properties={"kind": StringAttr("elementwise")}, regions=[Region(block)])
+        fused.location = g.members[-1].location
+        self.block.insert_op_before(fused, g.members[-1])
+        for old, new in zip(outputs, fused.results, strict=True):
+            old.replace_all_uses_with(new)
+        for m in reversed(g.members):
+            m.detach()
+            m.erase()
+        self.log.append(f"group of {len(g.members)} ops -> one kernel: {', '.join(_describe(m) for m in g.members)}")
+
+    def _reorder(self) -> None:
+        """Topological order, as close to the original as possible (fused ops were placed at their last member,
+        which may follow an outside user of an earlier member)."""
+        term = self.block.last_op
+        ops = [o for o in self.block.ops if o is not term]
+        pos = {o: i for i, o in enumerate(ops)}
+        graph = nx.DiGraph()
+        graph.add_nodes_from(ops)
+        for o in ops:
+            for v in o.operands:
+                p = _producer(v)
+                if p in pos:
+                    graph.add_edge(p, o)
+        order = list(nx.lexicographical_topological_sort(graph, key=pos.__getitem__))
+        if order == ops:
+            return
+        for o in ops:
+            o.detach()
+        for o in order:
+            self.block.insert_op_before(o, term)
+
+
+def _producer(v: SSAValue) -> Operation | None:
+    owner = v.owner
+    return owner if isinstance(owner, Operation) else None
+
+
+def _describe(o: Operation) -> str:
+    from spiraltorch.ir.ops.base import format_loc
+
+    loc = format_loc(o.location)
+    return f"{o.name}" + (f" ({loc})" if loc else "")

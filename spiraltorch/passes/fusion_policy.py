@@ -1,0 +1,58 @@
+"""FusionPolicy: every fusion heuristic in one overridable object that can say why it decided (in the spirit of
+Inductor's choices.py). The `fuse` pass asks it; `SPIRAL_LOG=fusion` and `stc ir --explain-fusion` print its
+answers.
+
+Today's groups are elementwise: ops computed per element over one iteration space (the shape of their result),
+reading inputs through broadcast views. A group becomes one loop nest that loads each input once and stores only the
+values used outside the group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.ir import Operation
+
+from spiraltorch.ir import dtypes
+from spiraltorch.ir.ops import elementwise as ew
+from spiraltorch.ir.ops.creation import FullOp
+
+ELEMENTWISE = tuple(ew.OPS)
+
+
+@dataclass
+class Decision:
+    ok: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass
+class FusionPolicy:
+    """Override a method to change a decision; each returns a Decision with a readable reason."""
+
+    max_size: int = 64  # ops per group: LLVM time grows with kernel size, and register pressure with it
+
+    def groupable(self, op: Operation) -> Decision:
+        if isinstance(op, ELEMENTWISE):
+            return Decision(True, "elementwise")
+        return Decision(False, f"{op.name} is not elementwise (kept as its own kernel)")
+
+    def inlinable_constant(self, op: Operation) -> bool:
+        """Splat constants are rematerialized inside every group that reads them (free in registers)."""
+        return isinstance(op, FullOp)
+
+    def can_join(self, group_shape: tuple[int, ...], group_size: int, op: Operation) -> Decision:
+        shape = dtypes.shape_of(op.results[0].type)
+        if shape != group_shape:
+            return Decision(False, f"iteration spaces differ: {shape} vs the group's {group_shape}")
+        if group_size + 1 > self.max_size:
+            return Decision(False, f"the group already has max-size={self.max_size} ops")
+        return Decision(True, f"same iteration space {shape}")
+
+    def worth_a_group(self, size: int) -> Decision:
+        if size < 2:
+            return Decision(False, "a single op gains nothing from a fused kernel")
+        return Decision(True, f"{size} ops in one kernel")
