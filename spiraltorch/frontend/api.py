@@ -98,6 +98,7 @@ class CompiledFunction:
         self.static_argnames = frozenset(static_argnames)
         self._cache: dict = {}
         self._fast: dict = {}
+        self._fast_tree: dict = {}
         self._hits = 0
         self._misses = 0
 
@@ -114,6 +115,16 @@ class CompiledFunction:
                 return fast(args)
         if tr.current() is not None and _has_tensor(args, kwargs):
             return self.fn(*args, **kwargs)  # called from another traced function: inline it
+        if not kwargs and self._fast_tree and tr.current() is None:
+            # Pytrees of arrays (params dicts, optimizer states) seen before: one flatten, no per-leaf specs.
+            leaves, treedef = pytree.flatten(args)
+            try:
+                fast = self._fast_tree.get((treedef, tuple([(a.shape, a.dtype) for a in leaves])))
+            except AttributeError:
+                fast = None
+            if fast is not None:
+                self._hits += 1
+                return fast(leaves)
         key, leaves = self._key(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
@@ -125,6 +136,9 @@ class CompiledFunction:
         executable, out_tree = entry
         if not kwargs and not self.static_argnums and all(type(a) is np.ndarray for a in args):
             self._fast[tuple([(a.shape, a.dtype) for a in args])] = _fast_entry(executable, out_tree)
+        elif not kwargs and not self.static_argnums and all(type(a) is np.ndarray for a in leaves):
+            treedef = pytree.flatten(args)[1]
+            self._fast_tree[(treedef, tuple([(a.shape, a.dtype) for a in leaves]))] = _fast_entry(executable, out_tree)
         return pytree.unflatten(out_tree, executable(leaves))
 
     def lower(self, *args, **kwargs) -> Lowered:
@@ -137,6 +151,7 @@ class CompiledFunction:
     def clear_cache(self) -> None:
         self._cache.clear()
         self._fast.clear()
+        self._fast_tree.clear()
         self._hits = self._misses = 0
 
     # -- internals -----------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 _REGISTRY: dict[type, tuple[Callable, Callable]] = {}
 
 
@@ -19,11 +21,28 @@ def register_pytree_node(cls: type, flatten: Callable, unflatten: Callable) -> N
     _REGISTRY[cls] = (flatten, unflatten)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TreeDef:
+    """Interned (see _make): equal structures are the same object, so comparing and hashing cache keys that
+    contain a TreeDef costs O(1) on every call of a compiled function."""
+
     kind: Any  # type of the node, or None for a leaf
     aux: Any  # hashable node data (dict keys, namedtuple type, ...)
     children: tuple[TreeDef, ...]
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, TreeDef):
+            return NotImplemented
+        return (self.kind, self.aux, self.children) == (other.kind, other.aux, other.children)
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.kind, self.aux, self.children))
+            object.__setattr__(self, "_hash", h)
+        return h
 
     @property
     def num_leaves(self) -> int:
@@ -46,6 +65,23 @@ class TreeDef:
 
 
 LEAF = TreeDef(None, None, ())
+_INTERNED: dict[tuple, TreeDef] = {}
+_ARRAY_TYPES = (np.ndarray, float, int, bool)  # leaves for sure (registered classes are never these)
+
+
+def _make(kind, aux, children: tuple) -> TreeDef:
+    key = (kind, aux, children)
+    td = _INTERNED.get(key)
+    if td is None:
+        td = _INTERNED[key] = TreeDef(kind, aux, children)
+    return td
+
+
+def _sorted_keys(d: dict) -> tuple:
+    try:
+        return tuple(sorted(d))
+    except TypeError:  # keys of mixed types
+        return tuple(sorted(d, key=repr))
 
 
 def _node(x) -> tuple[type, Any, list] | None:
@@ -53,7 +89,7 @@ def _node(x) -> tuple[type, Any, list] | None:
     if t is tuple or t is list:
         return t, None, list(x)
     if t is dict:
-        keys = tuple(sorted(x, key=repr))
+        keys = _sorted_keys(x)
         return dict, keys, [x[k] for k in keys]
     if x is None:
         return type(None), None, []
@@ -72,12 +108,21 @@ def flatten(tree) -> tuple[list, TreeDef]:
 
 
 def _flatten(x, leaves: list) -> TreeDef:
+    t = type(x)
+    if t is dict:  # the common containers first, without building a node tuple
+        keys = _sorted_keys(x)
+        return _make(dict, keys, tuple([_flatten(x[k], leaves) for k in keys]))
+    if t is tuple or t is list:
+        return _make(t, None, tuple([_flatten(c, leaves) for c in x]))
+    if t in _ARRAY_TYPES:
+        leaves.append(x)
+        return LEAF
     node = _node(x)
     if node is None:
         leaves.append(x)
         return LEAF
     kind, aux, children = node
-    return TreeDef(kind, aux, tuple(_flatten(c, leaves) for c in children))
+    return _make(kind, aux, tuple([_flatten(c, leaves) for c in children]))
 
 
 def unflatten(treedef: TreeDef, leaves) -> Any:
