@@ -137,6 +137,21 @@ def _cross_entropy(op, ins, outs, tans):
     return [_loss_tangent(op, d * t, y)]
 
 
+@rule(nn.CrossEntropyGradOp)
+def _cross_entropy_grad(op, ins, outs, tans):
+    (x, labels, g), (y,), (tx, _, tg) = ins, outs, tans
+    scale = loss_row_scale(op, g, x.shape[:-1])
+    p = F.softmax(x, axis=-1)
+    out = None
+    if tx is not None:
+        out = p * (tx - F.sum(tx * p, axis=-1, keepdims=True)) * scale
+    if tg is not None:
+        d = p - F.one_hot(labels, x.shape[-1], dtype=x.dtype)
+        part = d * loss_row_scale(op, tg, x.shape[:-1])
+        out = part if out is None else out + part
+    return [out]
+
+
 @rule(nn.NllLossOp)
 def _nll_loss(op, ins, outs, tans):
     (x, labels), (y,), (t, _) = ins, outs, tans

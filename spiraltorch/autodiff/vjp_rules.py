@@ -131,8 +131,23 @@ def loss_row_scale(op, g: Tensor, batch_shape) -> Tensor:
 @rule(nn.CrossEntropyOp)
 def _cross_entropy(op, ins, outs, cts):
     (x, labels), (g,) = ins, cts
-    onehot = F.one_hot(labels, x.shape[-1], dtype=x.dtype)
-    return [(F.softmax(x, axis=-1) - onehot) * loss_row_scale(op, g, x.shape[:-1]), None]
+    # One op, one pass per row (and one kernel together with the forward loss after fusion).
+    return [emit(nn.CrossEntropyGradOp, x, labels, g, reduction=op.props().get("reduction", "mean")), None]
+
+
+@rule(nn.CrossEntropyGradOp)
+def _cross_entropy_grad(op, ins, outs, cts):
+    """y = (p - onehot) * s with p = softmax(x): dx = s * p * (h - sum(h * p)) for h = cotangent; ds = the
+    contraction of h with (p - onehot), reduced like the loss."""
+    (x, labels, g), (h,) = ins, cts
+    scale = loss_row_scale(op, g, x.shape[:-1])
+    p = F.softmax(x, axis=-1)
+    dx = p * (h * scale - F.sum(h * scale * p, axis=-1, keepdims=True))
+    d = p - F.one_hot(labels, x.shape[-1], dtype=x.dtype)
+    ones = F.ones(g.shape, g.dtype)
+    per_row = F.sum(h * d * loss_row_scale(op, ones, x.shape[:-1]), axis=-1)
+    dg = per_row if g.shape == per_row.shape else F.sum(per_row)
+    return [dx, None, dg]
 
 
 @rule(nn.NllLossOp)

@@ -41,6 +41,12 @@ def _run_pipeline(module, args, out: _Out):
     def dump(name, mod):
         out.write(IR_DUMP.format(name=name) + "\n" + printer(mod) + "\n")
 
+    if getattr(args, "explain_fusion", False):
+        import os
+
+        topics = [t for t in os.environ.get("SPIRAL_LOG", "").split(",") if t]
+        os.environ["SPIRAL_LOG"] = ",".join([*topics, "fusion"])
+
     PipelineRun(args.pipeline, wanted, dump).run(module)
     if not wanted:
         out.write(printer(module))

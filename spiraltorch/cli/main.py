@@ -28,6 +28,8 @@ def _pipeline_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--print-after-all", action="store_true", help="print the IR after every pass")
     p.add_argument("-g", "--debuginfo", action="store_true", help="print op locations (loc(...))")
     p.add_argument("--generic", action="store_true", help="print the generic op form")
+    p.add_argument("--explain-fusion", action="store_true",
+                   help="print to stderr why the fuse pass grouped (or did not group) each op")
     p.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
 
 

@@ -82,6 +82,18 @@ class NNFunctions(InterpreterFunctions):
         losses = -_pick(_wide(log_probs), labels)
         return (as_result(_reduce(losses, op.props()["reduction"]), op),)
 
+    @impl(nn.CrossEntropyGradOp)
+    def run_cross_entropy_grad(self, interpreter, op: nn.CrossEntropyGradOp, args):
+        logits, labels, g = (_wide(a) if a.dtype.kind == "f" else a for a in args)
+        c = logits.shape[-1]
+        onehot = (labels[..., None].astype(np.int64) == np.arange(c, dtype=np.int64)).astype(logits.dtype)
+        reduction = op.props()["reduction"]
+        if reduction == "none":
+            scale = g[..., None]
+        else:
+            scale = g / logits.dtype.type(max(labels.size, 1)) if reduction == "mean" else g
+        return (as_result((softmax(logits, -1) - onehot) * scale, op),)
+
     @impl(nn.OneHotOp)
     def run_one_hot(self, interpreter, op: nn.OneHotOp, args):
         (labels,) = args

@@ -44,6 +44,9 @@ def _constant(kb, op: FullOp):
 
 @lowering(FusedOp)
 def lower_fused(L: Lowerer, op: FusedOp) -> None:
+    if op.kind.data == "cross_entropy":
+        _lower_cross_entropy(L, op)
+        return
     block = op.body.block
     outs = [L.result_view(r) for r in op.results]
     shape = dtypes.shape_of(op.results[0].type)
@@ -62,3 +65,20 @@ def lower_fused(L: Lowerer, op: FusedOp) -> None:
         return [env[v] for v in yielded]
 
     loop_nest_multi(L, "fused", ins, outs, body)
+
+
+def _lower_cross_entropy(L: Lowerer, op: FusedOp) -> None:
+    """cross_entropy + cross_entropy_grad of the same logits: one pass over the rows computes both."""
+    from spiraltorch.kernels.nn import loss_rows
+
+    block = op.body.block
+    loss, grad = list(block.ops)[:2]
+    views = dict(zip(block.args, [L.view(v) for v in op.inputs], strict=True))
+    yielded = list(block.last_op.operands)
+    outs = {v: L.result_view(r) for v, r in zip(yielded, op.results, strict=True)}
+    out = outs.get(loss.result)
+    if out is None:  # the loss value is unused: its row buffer still gets written
+        shape = dtypes.shape_of(loss.result.type)
+        out = View.of_buffer(L.temp(shape, loss.result.type.element_type), shape, loss.result.type.element_type)
+    loss_rows(L, views[loss.scores], views[loss.labels], loss.props()["reduction"], True, out=out,
+              gout=outs[grad.result], gin=views.get(grad.g) or L.view(grad.g), name="cross_entropy_fwd_bwd")

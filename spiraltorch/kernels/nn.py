@@ -264,44 +264,82 @@ def _softmax_blocked(L: Lowerer, vin: View, vout: View, j: int, log: bool, ct) -
 # -- cross_entropy / nll_loss -----------------------------------------------------------------------
 @lowering(nn.CrossEntropyOp, nn.NllLossOp)
 def lower_loss(L: Lowerer, op) -> None:
-    scores = L.view(op.scores)
-    labels = L.view(op.labels)
-    out = L.result_view(op.result)
-    reduction = op.props()["reduction"]
-    ce = isinstance(op, nn.CrossEntropyOp)
-    ct = compute_type(out.element_type)
+    loss_rows(L, L.view(op.scores), L.view(op.labels), op.props()["reduction"], isinstance(op, nn.CrossEntropyOp),
+              out=L.result_view(op.result), name=op.name.split(".")[1])
+
+
+@lowering(nn.CrossEntropyGradOp)
+def lower_cross_entropy_grad(L: Lowerer, op) -> None:
+    loss_rows(L, L.view(op.logits), L.view(op.labels), op.props()["reduction"], True,
+              gout=L.result_view(op.result), gin=L.view(op.g), name="cross_entropy_grad")
+
+
+def loss_rows(L: Lowerer, scores: View, labels: View, reduction: str, ce: bool, *, out: View | None = None,
+              gout: View | None = None, gin: View | None = None, name: str) -> None:
+    """One kernel over the rows of the logits for a loss (out), its gradient (gout, from the loss's cotangent
+    gin: spiral.cross_entropy_grad), or both at once (a fused forward + backward: each row's max and sum of
+    exponentials are computed once), then, for the mean and sum reductions, a small kernel adding up the
+    per-row losses."""
+    ct = compute_type(scores.element_type)
     b_shape = scores.shape[:-1]
     n = scores.shape[-1]
     rows = numel(b_shape)
-    if reduction == "none":
-        dst_buf, dst_strides, dst_offset, dst_t = out.buffer, out.strides, out.offset, out.element_type
-    else:
-        dst_buf, dst_strides, dst_offset, dst_t = L.temp((rows,), ct), contiguous_strides(b_shape), 0, ct
+    views, names = [scores, labels], ["s", "l"]
+    if out is not None:
+        if reduction == "none":
+            dst = out
+        else:
+            dst = View(L.temp((rows,), ct), b_shape, contiguous_strides(b_shape), 0, ct)
+        views.append(dst)
+        names.append("d")
+    if gout is not None:
+        views += [gout, gin.broadcast_to(b_shape)]  # a 0-d cotangent (mean, sum) becomes stride 0
+        names += ["go", "gi"]
     if rows:
-        k_shape, (k_s, k_l, k_d) = collapse(b_shape, scores.strides[:-1], labels.strides, dst_strides)
-        vs = View(scores.buffer, (*k_shape, n), (*k_s, scores.strides[-1]), scores.offset, scores.element_type)
-        vl = View(labels.buffer, k_shape, k_l, labels.offset, labels.element_type)
-        vd = View(dst_buf, k_shape, k_d, dst_offset, dst_t)
+        row_views = _row_views(views, names, b_shape)
+        k_shape = row_views[0].shape[:-1]
+        scale_n = 1.0 / max(rows, 1) if reduction == "mean" else 1.0
 
         def row(kb, refs, kidx):
-            s_ref, l_ref, d_ref = refs
-            lab = kb.convert(kb.load(l_ref, kidx), I64)
+            ref = dict(zip(names, refs, strict=True))
+            lab = kb.convert(kb.load(ref["l"], kidx), I64)
             ok = kb.insert(arith.AndIOp(kb.cmp(">=", lab, kb.const(0, I64)), kb.cmp("<", lab, kb.const(n, I64))))
-            safe = kb.convert(kb.select(ok, lab, kb.const(0, I64)), INDEX)
-            picked = kb.convert(kb.load(s_ref, [*kidx, safe]), ct)
-            if ce:
-                m, s = _row_max_sum(kb, lambda c: kb.convert(kb.load(s_ref, [*kidx, c]), ct), n, ct)
-                loss = kb.sub(flog(kb, s), kb.sub(picked, m))
-            else:
-                loss = kb.neg(picked)
-            loss = kb.select(ok, loss, kb.const(math.nan, ct))
-            kb.store(kb.convert(loss, dst_t), d_ref, kidx)
 
-        kept_loops(L, op.name.split(".")[1], [vs, vl, vd], k_shape, row)
-    if reduction == "none":
+            def load(c):
+                return kb.convert(kb.load(ref["s"], [*kidx, c]), ct)
+
+            if "d" in ref:
+                safe = kb.convert(kb.select(ok, lab, kb.const(0, I64)), INDEX)
+                picked = kb.convert(kb.load(ref["s"], [*kidx, safe]), ct)
+            # f32/f64: keep exp(x - m) in the gradient's row (it stays in L1) instead of computing it twice
+            keep_exp = "go" in ref and ref["go"].type.element_type == ct
+            if not ce:
+                loss = kb.neg(picked)
+            else:
+                put = (lambda c, e: kb.store(e, ref["go"], [*kidx, c])) if keep_exp else None
+                m, s = _row_max_sum(kb, load, n, ct, put)
+                if "d" in ref:
+                    loss = kb.sub(flog(kb, s), kb.sub(picked, m))
+            if "d" in ref:
+                loss = kb.select(ok, loss, kb.const(math.nan, ct))
+                kb.store(kb.convert(loss, ref["d"].type.element_type), ref["d"], kidx)
+            if "go" in ref:
+                g = kb.convert(kb.load(ref["gi"], kidx), ct)
+                scale = kb.mul(g, kb.const(scale_n, ct))
+                p_scale = kb.mul(kb.div(kb.const(1.0, ct), s), scale)
+                ot = ref["go"].type.element_type
+                with kb.loop(0, n) as c:
+                    e = kb.load(ref["go"], [*kidx, c.iv]) if keep_exp else fexp(kb, kb.sub(load(c.iv), m))
+                    p = kb.mul(e, p_scale)
+                    hit = kb.cmp("==", lab, kb.convert(c.iv, I64))
+                    v = kb.select(hit, kb.sub(p, scale), p)
+                    kb.store(kb.convert(v, ot), ref["go"], [*kidx, c.iv])
+
+        kept_loops(L, name, row_views, k_shape, row)
+    if out is None or reduction == "none":
         return
-    total = View(dst_buf, (rows,), (1,), 0, ct)
-    kb, (t_ref, o_ref), lo, hi = L.kernel(f"{op.name.split('.')[1]}_{reduction}", [total, out], 1)
+    total = View(views[2].buffer, (rows,), (1,), 0, ct)
+    kb, (t_ref, o_ref), lo, hi = L.kernel(f"{name}_{reduction}", [total, out], 1)
     with kb.loop(lo, hi):
         with kb.loop(0, rows, inits=[kb.const(0.0, ct)]) as lp:
             lp.yield_(_fadd(kb, lp.args[0], kb.load(t_ref, [lp.iv])))
@@ -310,6 +348,19 @@ def lower_loss(L: Lowerer, op) -> None:
             acc = kb.div(acc, kb.const(float(rows), ct))
         kb.store(kb.convert(acc, out.element_type), o_ref, [])
     L.finish_kernel(kb)
+
+
+def _row_views(views: list[View], names: list[str], b_shape) -> list[View]:
+    """Views over collapsed batch dims; the score-shaped views ("s", "go") keep their class axis last."""
+    per_row = [(v.strides[:-1] if name in ("s", "go") else v.strides) for v, name in zip(views, names, strict=True)]
+    k_shape, k_strides = collapse(b_shape, *per_row)
+    out = []
+    for v, name, ks in zip(views, names, k_strides, strict=True):
+        if name in ("s", "go"):
+            out.append(View(v.buffer, (*k_shape, v.shape[-1]), (*ks, v.strides[-1]), v.offset, v.element_type))
+        else:
+            out.append(View(v.buffer, tuple(k_shape), ks, v.offset, v.element_type))
+    return out
 
 
 # -- one_hot ----------------------------------------------------------------------------------------

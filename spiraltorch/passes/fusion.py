@@ -69,7 +69,11 @@ class Fuser:
     def run(self) -> list[str]:
         for o in self.ops:
             self.ancestors[o] = self._ancestor_bits(o)
-            self._place(o)
+        pairs = self._loss_pairs()
+        paired = {o for pair in pairs for o in pair}
+        for o in self.ops:
+            if o not in paired:
+                self._place(o)
         groups = {id(g): g for g in self.group_of.values()}.values()
         made = 0
         for g in sorted(groups, key=lambda g: self.index[g.members[0]]):
@@ -77,6 +81,9 @@ class Fuser:
             if decision:
                 self._outline(g)
                 made += 1
+        for loss, grad in pairs:
+            self._outline_ops([loss, grad], "cross_entropy")
+            made += 1
         if made:
             self._reorder()
         if "fusion" in knobs.get("SPIRAL_LOG").split(","):
@@ -84,6 +91,28 @@ class Fuser:
 
             print("\n".join(self.log), file=sys.stderr)
         return self.log
+
+    def _loss_pairs(self) -> list[tuple[Operation, Operation]]:
+        """(cross_entropy, cross_entropy_grad) pairs on the same logits and labels, when the gradient's cotangent
+        does not depend on the loss (then the pair would be a cycle)."""
+        from spiraltorch.ir.ops import nn
+
+        if not self.policy.pair_loss_with_gradient():
+            return []
+        pairs = []
+        losses = [o for o in self.ops if isinstance(o, nn.CrossEntropyOp)]
+        for grad in (o for o in self.ops if isinstance(o, nn.CrossEntropyGradOp)):
+            for loss in losses:
+                same = (loss.scores, loss.labels) == (grad.logits, grad.labels) and \
+                    loss.props()["reduction"] == grad.props()["reduction"]
+                g = _producer(grad.g)
+                if same and not (g is not None and (g is loss or self.ancestors[g] >> self.index[loss] & 1)):
+                    pairs.append((loss, grad))
+                    losses.remove(loss)
+                    self.log.append(f"{_describe(loss)} + {_describe(grad)}: one kernel: "
+                                    f"{self.policy.pair_loss_with_gradient().reason}")
+                    break
+        return pairs
 
     def _ancestor_bits(self, o: Operation) -> int:
         bits = 0
@@ -93,6 +122,9 @@ class Fuser:
 
     def _place(self, o: Operation) -> None:
         where = _describe(o)
+        if self.policy.inlinable_constant(o):
+            self.log.append(f"{where}: a constant: cloned into the groups that read it")
+            return
         decision = self.policy.groupable(o)
         if not decision:
             self.log.append(f"{where}: not fused: {decision.reason}")
@@ -154,37 +186,40 @@ class Fuser:
 
     # -- rewriting -----------------------------------------------------------------------------------
     def _outline(self, g: _Group) -> None:
-        members = set(g.members)
+        self._outline_ops(g.members, "elementwise")
+        self.log.append(f"group of {len(g.members)} ops -> one kernel: {', '.join(_describe(m) for m in g.members)}")
+
+    def _outline_ops(self, ops: list[Operation], kind: str) -> None:
+        members = set(ops)
         inputs: list[SSAValue] = []
         constants: list[Operation] = []
-        for m in g.members:
+        for m in ops:
             for v in m.operands:
                 p = _producer(v)
                 if p in members:
                     continue
-                if p is not None and self.policy.inlinable_constant(p):
+                if p is not None and self.policy.inlinable_constant(p) and kind == "elementwise":
                     if p not in constants:
                         constants.append(p)
                 elif v not in inputs:
                     inputs.append(v)
-        outputs = [r for m in g.members for r in m.results if any(u.operation not in members for u in r.uses)]
+        outputs = [r for m in ops for r in m.results if any(u.operation not in members for u in r.uses)]
         block = Block(arg_types=[v.type for v in inputs])
         mapping: dict[SSAValue, SSAValue] = dict(zip(inputs, block.args, strict=True))
         for c in constants:
             block.add_op(c.clone(value_mapper=mapping))
-        for m in g.members:
+        for m in ops:
             block.add_op(m.clone(value_mapper=mapping))
         block.add_op(YieldOp.create(operands=[mapping[r] for r in outputs]))
         fused = FusedOp.create(operands=inputs, result_types=[r.type for r in outputs],
-                               properties={"kind": StringAttr("elementwise")}, regions=[Region(block)])
-        fused.location = g.members[-1].location
-        self.block.insert_op_before(fused, g.members[-1])
+                               properties={"kind": StringAttr(kind)}, regions=[Region(block)])
+        fused.location = ops[-1].location
+        self.block.insert_op_before(fused, ops[-1])
         for old, new in zip(outputs, fused.results, strict=True):
             old.replace_all_uses_with(new)
-        for m in reversed(g.members):
+        for m in reversed(ops):
             m.detach()
             m.erase()
-        self.log.append(f"group of {len(g.members)} ops -> one kernel: {', '.join(_describe(m) for m in g.members)}")
 
     def _reorder(self) -> None:
         """Topological order, as close to the original as possible (fused ops were placed at their last member,

@@ -52,6 +52,10 @@ class FusionPolicy:
             return Decision(False, f"the group already has max-size={self.max_size} ops")
         return Decision(True, f"same iteration space {shape}")
 
+    def pair_loss_with_gradient(self) -> Decision:
+        """Put spiral.cross_entropy and spiral.cross_entropy_grad of the same logits and labels in one row kernel."""
+        return Decision(True, "the forward loss and its gradient share each row's max and sum of exponentials")
+
     def worth_a_group(self, size: int) -> Decision:
         if size < 2:
             return Decision(False, "a single op gains nothing from a fused kernel")

@@ -170,3 +170,15 @@ def test_astype_and_integer_paths():
     check_grads(lambda x: x * st.astype(st.argmax(x, axis=1), np.float64)[:, None] + st.sin(x), (x,))
     check_grads(lambda x: st.where(st.logical_not(x > 0), x, 2.0 * x) * st.astype(st.one_hot(
         st.argmin(x, axis=1), 4), np.float64), (x,))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_grad_op(reduction):
+    """The one-op gradient of cross_entropy is itself differentiable (grad of grad) in both arguments."""
+    from spiraltorch.frontend.ops.common import emit
+    from spiraltorch.ir.ops import nn
+
+    x, y = normal(4, 5), labels((4,), 5)
+    g = normal() if reduction != "none" else normal(4)
+    check_grads(lambda x, g, y: emit(nn.CrossEntropyGradOp, x, st.astype(y, np.int64), g, reduction=reduction),
+                (x, g, y), order=2)

@@ -10,7 +10,8 @@
 The region is isolated from above: its arguments are the group's inputs (the op's operands), `spiral.yield`
 lists the values other ops use (the op's results). Only those are written to memory; everything else lives in
 registers. `kind` says how the backend maps the group to a kernel ("elementwise": one loop nest over the shape of
-the results). Interpreting the op runs its body, so fusion never changes what the reference interpreter computes.
+the results; "cross_entropy": spiral.cross_entropy and spiral.cross_entropy_grad of the same logits in one pass
+over the rows). Interpreting the op runs its body, so fusion never changes what the reference interpreter computes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from xdsl.traits import IsolatedFromAbove, IsTerminator, Pure
 from spiraltorch.ir.ops.base import SpiralOp
 from spiraltorch.ir.shapes import ShapeError
 
-KINDS = ("elementwise",)
+KINDS = ("elementwise", "cross_entropy")
 
 
 @irdl_op_definition

@@ -146,4 +146,30 @@ class OneHotOp(SpiralOp):
             )
 
 
-OPS = [SoftmaxOp, LogSoftmaxOp, CrossEntropyOp, NllLossOp, OneHotOp]
+@irdl_op_definition
+class CrossEntropyGradOp(SpiralOp):
+    """The gradient of spiral.cross_entropy w.r.t. its logits, as one op (the autodiff pass emits it):
+    (softmax(logits) - one_hot(labels)) * scale, with scale = g / (number of labels) for "mean", g for "sum",
+    g[..., None] for "none" (g has the loss's shape). One pass per row, no log of a probability, no one-hot
+    tensor in memory; labels outside [0, C) give softmax * scale (the loss itself is NaN there)."""
+
+    name = "spiral.cross_entropy_grad"
+    logits = operand_def(TensorType)
+    labels = operand_def(TensorType)
+    g = operand_def(TensorType)
+    result = result_def(TensorType)
+    reduction = prop_def(StringAttr)
+    traits = traits_def(Pure())
+    assembly_format = ("$logits `,` $labels `,` $g attr-dict `:` type($logits) `,` type($labels) `,` type($g) "
+                       "`->` type($result)")
+
+    @classmethod
+    def infer(cls, types, reduction: str = "mean", **props):
+        logits, labels, g = types
+        (loss,) = CrossEntropyOp.infer([logits, labels], reduction=reduction)
+        if g != loss:
+            raise ShapeError(f"{cls.name} cotangent must have the loss's type {loss}, got {g}")
+        return [logits]
+
+
+OPS = [SoftmaxOp, LogSoftmaxOp, CrossEntropyOp, NllLossOp, OneHotOp, CrossEntropyGradOp]

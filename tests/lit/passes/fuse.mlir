@@ -1,0 +1,62 @@
+// RUN: %stc opt %s -p fuse,dce | filecheck %s
+// RUN: %stc opt %s -p fuse,dce | %stc opt - | filecheck %s
+// RUN: %stc opt %s -p fuse --explain-fusion 2>&1 >/dev/null | filecheck %s --check-prefix=WHY
+
+// The GELU chain: ten elementwise ops, one kernel; its constants are cloned into the region.
+// CHECK-LABEL: func.func @gelu(
+// CHECK-NEXT:    %{{.*}} = spiral.fused %x, %a, %b {kind = "elementwise"} : tensor<1024xf32>, tensor<f32>, tensor<f32> -> tensor<1024xf32> {
+// CHECK-COUNT-5: spiral.full
+// CHECK:         spiral.tanh
+// CHECK:         spiral.yield %{{.*}} : tensor<1024xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return
+func.func @gelu(%x: tensor<1024xf32>, %a: tensor<f32>, %b: tensor<f32>) -> tensor<1024xf32> {
+  %0 = spiral.full {value = 5.000000e-01 : f64} : tensor<f32>
+  %1 = spiral.full {value = 3.000000e+00 : f64} : tensor<f32>
+  %2 = spiral.full {value = 4.471500e-02 : f64} : tensor<f32>
+  %3 = spiral.full {value = 0.79788456 : f64} : tensor<f32>
+  %4 = spiral.full {value = 1.000000e+00 : f64} : tensor<f32>
+  %5 = spiral.mul %x, %a : tensor<1024xf32>, tensor<f32> -> tensor<1024xf32>
+  %6 = spiral.add %5, %b : tensor<1024xf32>, tensor<f32> -> tensor<1024xf32>
+  %7 = spiral.mul %0, %6 : tensor<f32>, tensor<1024xf32> -> tensor<1024xf32>
+  %8 = spiral.pow %6, %1 : tensor<1024xf32>, tensor<f32> -> tensor<1024xf32>
+  %9 = spiral.mul %2, %8 : tensor<f32>, tensor<1024xf32> -> tensor<1024xf32>
+  %10 = spiral.add %6, %9 : tensor<1024xf32>, tensor<1024xf32> -> tensor<1024xf32>
+  %11 = spiral.mul %3, %10 : tensor<f32>, tensor<1024xf32> -> tensor<1024xf32>
+  %12 = spiral.tanh %11 : tensor<1024xf32> -> tensor<1024xf32>
+  %13 = spiral.add %4, %12 : tensor<f32>, tensor<1024xf32> -> tensor<1024xf32>
+  %14 = spiral.mul %7, %13 : tensor<1024xf32>, tensor<1024xf32> -> tensor<1024xf32>
+  func.return %14 : tensor<1024xf32>
+}
+
+// Softmax written by hand: exp and div cannot share a kernel because the sum sits between them (a cycle);
+// the value used by two groups is yielded (stored) once.
+// CHECK-LABEL: func.func @softmax_by_hand(
+// CHECK:         %[[E:.*]] = spiral.fused %x, %m {kind = "elementwise"}
+// CHECK:           spiral.sub
+// CHECK:           spiral.exp
+// CHECK:         %[[S:.*]] = spiral.sum %[[E]]
+// CHECK:         spiral.div %[[E]], %[[S]]
+// WHY: spiral.div ({{.*}}fuse.mlir:[[# @LINE + 6]]:3): does not join the group of spiral.exp ({{.*}}): spiral.sum ({{.*}}) sits between the group and this op (fusing would make a cycle)
+func.func @softmax_by_hand(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %m = spiral.max %x {axes = array<i64: 1>, keepdims = true} : tensor<4x8xf32> -> tensor<4x1xf32>
+  %d = spiral.sub %x, %m : tensor<4x8xf32>, tensor<4x1xf32> -> tensor<4x8xf32>
+  %e = spiral.exp %d : tensor<4x8xf32> -> tensor<4x8xf32>
+  %s = spiral.sum %e {axes = array<i64: 1>, keepdims = true} : tensor<4x8xf32> -> tensor<4x1xf32>
+  %r = spiral.div %e, %s : tensor<4x8xf32>, tensor<4x1xf32> -> tensor<4x8xf32>
+  func.return %r : tensor<4x8xf32>
+}
+
+// Different iteration spaces: a row-vector op does not join a matrix group.
+// CHECK-LABEL: func.func @shapes(
+// CHECK:         spiral.fused %b {kind = "elementwise"} : tensor<8xf32> -> tensor<8xf32>
+// CHECK:         spiral.fused %x, %{{.*}} {kind = "elementwise"} : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    ^{{.*}}(%{{.*}}: tensor<4x8xf32>, %{{.*}}: tensor<8xf32>):
+// WHY: spiral.add ({{.*}}): does not join the group of spiral.neg ({{.*}}): iteration spaces differ: (4, 8) vs the group's (8,)
+func.func @shapes(%x: tensor<4x8xf32>, %b: tensor<8xf32>) -> tensor<4x8xf32> {
+  %e = spiral.exp %b : tensor<8xf32> -> tensor<8xf32>
+  %n = spiral.neg %e : tensor<8xf32> -> tensor<8xf32>
+  %y = spiral.add %x, %n : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  %z = spiral.relu %y : tensor<4x8xf32> -> tensor<4x8xf32>
+  func.return %z : tensor<4x8xf32>
+}
