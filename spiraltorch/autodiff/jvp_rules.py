@@ -139,7 +139,7 @@ def _cross_entropy(op, ins, outs, tans):
 
 @rule(nn.CrossEntropyGradOp)
 def _cross_entropy_grad(op, ins, outs, tans):
-    (x, labels, g), (y,), (tx, _, tg) = ins, outs, tans
+    (x, labels, g), (tx, _, tg) = ins, tans
     scale = loss_row_scale(op, g, x.shape[:-1])
     p = F.softmax(x, axis=-1)
     out = None

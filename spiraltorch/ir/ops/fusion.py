@@ -1,7 +1,8 @@
 """`spiral.fused`: a group of ops that the fusion pass decided to run as one kernel.
 
-    %r:2 = spiral.fused %x, %b {kind = "elementwise"} : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>, tensor<4x8xf32> {
-    ^0(%a: tensor<4x8xf32>, %c: tensor<8xf32>):
+    %r:2 = spiral.fused %x, %b {kind = "elementwise"} : tensor<4x8xf32>, tensor<8xf32>
+                                                       -> tensor<4x8xf32>, tensor<4x8xf32> {
+    ^bb0(%a: tensor<4x8xf32>, %c: tensor<8xf32>):
       %0 = spiral.add %a, %c : ...
       %1 = spiral.relu %0 : ...
       spiral.yield %0, %1 : ...
