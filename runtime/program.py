@@ -39,6 +39,11 @@ class Program:
         self._busy = threading.Lock()
         self._out_specs = [(s.shape, s.dtype) for s in outputs]
 
+    @property
+    def workspace_bytes(self) -> int:
+        """Temporary memory the program needs beyond its inputs and outputs (the planned workspace)."""
+        return self._ws_bytes
+
     def call_arrays(self, args) -> list[np.ndarray]:
         """Arrays already known to have the right shapes and dtypes (the compiled function's fast path).
 

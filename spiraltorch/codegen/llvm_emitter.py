@@ -308,9 +308,13 @@ def _cast(kind: str):
     def handler(e: FunctionEmitter, op):
         x = e.get(op.input)
         ty = scalar_type(op.result.type)
-        if x.type == ty:
-            return x
-        return getattr(e.b, kind)(x, ty)
+        if x.type != ty:
+            x = getattr(e.b, kind)(x, ty)
+        if isinstance(op.result.type, BFloat16Type) and not isinstance(op.input.type, BFloat16Type):
+            # bf16 values live in f32 registers: round here, so a fused chain rounds after each op exactly
+            # like one-op kernels (which round when they store) and the interpreter.
+            x = _bf16_to_f32(e.b, _f32_to_bf16(e.b, x))
+        return x
 
     return handler
 

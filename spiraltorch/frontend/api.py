@@ -34,6 +34,21 @@ class CacheInfo:
 
 
 @dataclass(frozen=True)
+class MemoryInfo:
+    signature: tuple  # (shape, dtype name) per argument leaf
+    input_bytes: int
+    output_bytes: int | None
+    temporary_bytes: int | None  # peak workspace
+
+
+def _nbytes(shape, dtype) -> int:
+    n = int(np.dtype(dtype).itemsize)
+    for d in shape:
+        n *= d
+    return n
+
+
+@dataclass(frozen=True)
 class ArgSpec:
     """What the compiled code knows about one dynamic leaf."""
 
@@ -144,6 +159,19 @@ class CompiledFunction:
     def lower(self, *args, **kwargs) -> Lowered:
         key, _ = self._key(args, kwargs)
         return self._trace(args, kwargs, key)
+
+    def memory_info(self) -> list[MemoryInfo]:
+        """Per compiled signature: the bytes of the inputs, outputs and temporaries (the peak of the planned
+        workspace, in which intermediate values share space by lifetime). Targets without a workspace (interp)
+        report temporaries as None."""
+        out = []
+        for (_, specs, _), (executable, _) in self._cache.items():
+            program = getattr(executable, "program", None)
+            ins = sum(_nbytes(s.shape, s.np_dtype) for s in specs)
+            outs = sum(_nbytes(s.shape, s.dtype) for s in program.outputs) if program is not None else None
+            temps = program.workspace_bytes if program is not None else None
+            out.append(MemoryInfo(tuple((s.shape, s.dtype) for s in specs), ins, outs, temps))
+        return out
 
     def cache_info(self) -> CacheInfo:
         return CacheInfo(self._hits, self._misses, len(self._cache))

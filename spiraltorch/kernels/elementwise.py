@@ -35,7 +35,7 @@ def loop_nest(L: Lowerer, label: str, ins: list[View], out: View, body, key=None
 
 @lowering(*ew.OPS)
 def lower_elementwise(L: Lowerer, op) -> None:
-    out = L.result_view(op.results[0])
+    out = L.result_view(op.results[0], reuse=tuple(op.operands))
     ins = [L.view(o).broadcast_to(out.shape) for o in op.operands]
     compute = scalar.operand_compute_types(op)
     out_t = out.element_type

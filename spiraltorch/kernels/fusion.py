@@ -48,7 +48,7 @@ def lower_fused(L: Lowerer, op: FusedOp) -> None:
         _lower_cross_entropy(L, op)
         return
     block = op.body.block
-    outs = [L.result_view(r) for r in op.results]
+    outs = [L.result_view(r, reuse=tuple(op.inputs)) for r in op.results]
     shape = dtypes.shape_of(op.results[0].type)
     ins = [L.view(v).broadcast_to(shape) for v in op.inputs]
     members = list(block.ops)[:-1]

@@ -36,6 +36,7 @@ from spiraltorch.errors import CompileError
 from spiraltorch.ir import dtypes
 from spiraltorch.ir.shapes import numel
 from spiraltorch.kernels.builder import INDEX, KernelBuilder, memref_type
+from spiraltorch.kernels.memory import WorkspacePlanner
 from spiraltorch.kernels.view import View
 
 ALIGN = 64  # bytes; workspace temporaries start on cache-line boundaries
@@ -97,14 +98,22 @@ class Lowerer:
         for i, v in enumerate(self.returned):
             self.out_slot.setdefault(v, i)
         self._written_outputs: set[int] = set()
+        self.memory = WorkspacePlanner()
+        self._op_temps: list[SSAValue] = []
+        self._last_use = _last_uses(spiral_func.body.block)
+        self._position = 0
 
     @staticmethod
     def _memref(t) -> MemRefType:
         return MemRefType(t.element_type, list(dtypes.shape_of(t)))
 
     # -- buffers ------------------------------------------------------------------------------------
-    def result_view(self, value: SSAValue) -> View:
-        """A fresh contiguous buffer for an op result (the output array when the value is returned)."""
+    def result_view(self, value: SSAValue, reuse: tuple[SSAValue, ...] = ()) -> View:
+        """A contiguous buffer for an op result: the output array when the value is returned, else workspace.
+
+        `reuse` lists operands the op reads element by element at the position it writes (elementwise ops): when
+        one of them dies here and owns a same-sized contiguous temporary, the result overwrites it in place.
+        """
         shape = dtypes.shape_of(value.type)
         et = value.type.element_type
         slot = self.out_slot.get(value)
@@ -112,24 +121,46 @@ class Lowerer:
             self._written_outputs.add(slot)
             view = View.of_buffer(self.outputs[slot], shape, et)
         else:
-            view = View.of_buffer(self.temp(shape, et), shape, et)
-        self.views[value] = view
+            view = self._in_place(value, shape, et, reuse) or View.of_buffer(self.temp(shape, et), shape, et)
+        self.set_view(value, view)
         return view
+
+    def _in_place(self, value, shape, et, reuse) -> View | None:
+        for v in reuse:
+            src = self.views.get(v)
+            if (src is not None and self._last_use.get(v) == self._position and v not in self.out_slot
+                    and src.shape == tuple(shape) and src.element_type == et and src.is_contiguous
+                    and self.memory.sole_holder(src.buffer, v)):
+                return src
+        return None
 
     def temp(self, shape, et) -> SSAValue:
         nbytes = max(numel(shape) * itemsize(et), 1)
-        offset = self.ws_size
-        self.ws_size = (offset + nbytes + ALIGN - 1) // ALIGN * ALIGN
+        offset = self.memory.allocate(nbytes)
+        self.ws_size = self.memory.peak
         op = memref.ViewOp(self.workspace, self.host.index(offset), [], MemRefType(et, list(shape)))
         self.host.insert(op)
         self.ws_views.append(op)
-        return op.results[0]
+        buf = op.results[0]
+        self.memory.record(buf, offset, nbytes)
+        self._op_temps.append(buf)
+        return buf
 
     def view(self, value: SSAValue) -> View:
         return self.views[value]
 
     def set_view(self, value: SSAValue, view: View) -> None:
         self.views[value] = view
+        self.memory.hold(view.buffer, value)
+
+    def _retire(self, op: Operation) -> None:
+        """After lowering op: release its scratch, and the buffers of values nothing reads any more."""
+        self.memory.release_unheld(self._op_temps)
+        self._op_temps = []
+        dying = [v for v in (*op.operands, *op.results)
+                 if self._last_use.get(v, -1) <= self._position and v not in self.out_slot and v in self.views]
+        for v in dict.fromkeys(dying):
+            self.memory.drop(self.views[v].buffer, v)
 
     # -- kernels ------------------------------------------------------------------------------------
     def kernel(self, label: str, views: list[View], parallel_extent: int, key=None):
@@ -194,13 +225,15 @@ class Lowerer:
 
     # -- driver ----------------------------------------------------------------------------------------
     def run(self) -> ModuleOp:
-        for op in self.src.body.block.ops:
+        for position, op in enumerate(self.src.body.block.ops):
             if isinstance(op, func.ReturnOp):
                 break
             fn = LOWERINGS.get(type(op))
             if fn is None:
                 raise CompileError(f"{_where(op)}: {op.name} is not supported by the CPU backend yet")
+            self._position = position
             fn(self, op)
+            self._retire(op)
         self._write_outputs()
         self.host.insert(func.ReturnOp())
         return self._module()
@@ -228,6 +261,17 @@ class Lowerer:
         host.attributes["spiral.host"] = UnitAttr()
         host.attributes["spiral.num_inputs"] = _i64_array([len(self.inputs)])
         return ModuleOp([*self.globals, host, *self.kernels])
+
+
+def _last_uses(block: Block) -> dict[SSAValue, int]:
+    """Position of the last op reading each value (values never read map to their producer's position)."""
+    last: dict[SSAValue, int] = {}
+    for i, op in enumerate(block.ops):
+        for r in op.results:
+            last[r] = i
+        for v in op.operands:
+            last[v] = i
+    return last
 
 
 def _region(block: Block):
