@@ -61,7 +61,8 @@ def _gemm(L: Lowerer, a: View, b: View, c: View) -> None:
     bands = max(1, min(threads, nb if by_batch else -(-m // cfg.mr)))
     work = View.of_buffer(L.temp((bands * cfg.workspace_floats,), F32), (bands * cfg.workspace_floats,), F32)
     flat = [View(v.buffer, v.shape[-2:], v.strides[-2:], v.offset, v.element_type) for v in (a, b, c)]
-    kb, (ra, rb, rc, rw), lo, hi = L.kernel("matmul", [*flat, work], bands)
+    # bands > 1 only for products worth splitting (flops, not bytes, decide for a GEMM)
+    kb, (ra, rb, rc, rw), lo, hi = L.kernel("matmul", [*flat, work], bands, parallel=bands > 1)
     with kb.loop(lo, hi) as band:
         nxt = kb.add(band.iv, kb.index(1))
         if by_batch:

@@ -163,17 +163,19 @@ class Lowerer:
             self.memory.drop(self.views[v].buffer, v)
 
     # -- kernels ------------------------------------------------------------------------------------
-    def kernel(self, label: str, views: list[View], parallel_extent: int, key=None):
+    def kernel(self, label: str, views: list[View], parallel_extent: int, key=None, parallel: bool | None = None):
         """Create a kernel taking the given views (as strided memrefs) plus [lo, hi) of its outer loop.
 
         Returns (KernelBuilder, memref params, lo, hi). The host calls it over [0, parallel_extent).
         With a `key` (everything that determines the kernel's body besides the view types), a kernel
         built earlier for the same key and views is called instead and this returns None.
+        `parallel`: None lets the amount of data decide (SPIRAL_PARALLEL_MIN); True splits [0, extent) across
+        threads whatever the size (compute-bound kernels such as GEMM bands, which already chose their extent).
         """
         types = [memref_type(v.shape, v.element_type, v.strides, v.offset) for v in views]
         full_key = None if key is None else (key, tuple(types), parallel_extent)
         if full_key is not None and full_key in self._kernel_keys:
-            self._host_call(self._kernel_keys[full_key], views, types, parallel_extent)
+            self._host_call(self._kernel_keys[full_key], views, types, parallel_extent, parallel)
             return None
         block = Block(arg_types=[*types, INDEX, INDEX])
         name = f"k{self._kernel_count}_{label}"
@@ -181,16 +183,17 @@ class Lowerer:
         fn = func.FuncOp(name, (list(block.arg_types), []), _region(block))
         fn.attributes["spiral.kernel"] = UnitAttr()
         self.kernels.append(fn)
-        self._host_call(name, views, types, parallel_extent)
+        self._host_call(name, views, types, parallel_extent, parallel)
         self._open_key = full_key
         kb = KernelBuilder(block)
         return kb, list(block.args[:-2]), block.args[-2], block.args[-1]
 
-    def _host_call(self, name: str, views: list[View], types, parallel_extent: int) -> None:
+    def _host_call(self, name: str, views: list[View], types, parallel_extent: int, parallel: bool | None = None
+                   ) -> None:
         args = [self._host_arg(v, t) for v, t in zip(views, types, strict=True)]
         call = func.CallOp(name, [*args, self.host.index(0), self.host.index(parallel_extent)], [])
         work = max(numel(v.shape) for v in views)
-        if parallel_extent > 1 and work >= knobs.parallel_min():
+        if parallel_extent > 1 and (parallel or (parallel is None and work >= knobs.parallel_min())):
             call.attributes["spiral.parallel"] = UnitAttr()  # the runtime may split [0, extent) across threads
         self.host.insert(call)
         self._open_call = call

@@ -87,6 +87,9 @@ def lower_reduce(L: Lowerer, op) -> None:
     if is_bool(ct):  # max/min of bools: compare as small ints (i1 is signed in arith)
         ct = IntegerType(32)
     n = numel(r_shape)
+    if _columns(view, k_shape, r_shape, ct, out.element_type):
+        _lower_columns(L, op, view, out_view, k_shape[0], r_shape, ct, n)
+        return
 
     def row(kb, refs, kidx):
         x_ref, o_ref = refs
@@ -99,6 +102,37 @@ def lower_reduce(L: Lowerer, op) -> None:
         kb.store(kb.convert(acc, out.element_type), o_ref, kidx)
 
     kept_loops(L, op.name.split(".")[1], [view, out_view], k_shape, row)
+
+
+COLUMN_BLOCK = 512  # kept elements per task of a column reduction: 2 KiB of f32 accumulators stay in L1
+
+
+def _columns(view: View, k_shape, r_shape, ct, out_t) -> bool:
+    """A reduction over leading axes of rows that are contiguous (x.sum(axis=0) of a row-major matrix, the bias
+    gradient of a linear layer): the kept elements are adjacent in memory, the reduced ones are not."""
+    return (len(k_shape) == 1 and bool(r_shape) and view.strides[0] == 1 and ct == out_t
+            and not is_bool(ct) and all(s != 1 for s in view.strides[1:]))
+
+
+def _lower_columns(L: Lowerer, op, view: View, out_view: View, k: int, r_shape, ct, n: int) -> None:
+    """Accumulate whole rows into the output: for r: for j in block: out[j] = combine(out[j], x[j, r]). The inner
+    loop is contiguous in both arrays and vectorizes; the row-by-row order reads x once, sequentially."""
+    width = min(k, COLUMN_BLOCK)
+    blocks = -(-k // width)
+    kb, (x_ref, o_ref), lo, hi = L.kernel(op.name.split(".")[1] + "_columns", [view, out_view], blocks)
+    with kb.loop(lo, hi) as blk:
+        j0 = kb.mul(blk.iv, kb.index(width))
+        wn = width if k % width == 0 else kb.min(kb.index(width), kb.sub(kb.index(k), j0))
+        with kb.loop(0, wn) as w:
+            kb.store(kb.const(_identity(op, ct), ct), o_ref, [kb.add(j0, w.iv)])
+        with kb.loops([(0, d) for d in r_shape]) as ridx, kb.loop(0, wn) as w:
+            j = kb.add(j0, w.iv)
+            kb.store(_combine(kb, op, kb.load(o_ref, [j]), kb.load(x_ref, [j, *ridx])), o_ref, [j])
+        if isinstance(op, rd.MeanOp):
+            with kb.loop(0, wn) as w:
+                j = kb.add(j0, w.iv)
+                kb.store(kb.div(kb.load(o_ref, [j]), kb.const(float(n), ct)), o_ref, [j])
+    L.finish_kernel(kb)
 
 
 def _contig(shape):
