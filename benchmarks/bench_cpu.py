@@ -45,6 +45,7 @@ class Workload:
     atol: float = 1e-5
     notes: str = ""
     verify: Callable | None = None  # (result, args) -> None, replaces the comparison with reference()
+    nbytes: int = 0  # minimum bytes a memory-bound implementation must move (inputs read + outputs written)
     results: dict = field(default_factory=dict)
 
 
@@ -180,17 +181,19 @@ def workloads() -> list[Workload]:
         Workload("W1 gelu chain 16M f32",
                  lambda: (RNG.standard_normal(n16).astype(np.float32), np.float32(1.3), np.float32(0.2)),
                  _gelu_np, _gelu_generic(st), numpy=_gelu_np, torch=_gelu_generic(torch), jax=_gelu_generic(jnp),
-                 rtol=2e-4, atol=2e-5),
+                 rtol=2e-4, atol=2e-5, nbytes=2 * 4 * n16),
         Workload("W2 softmax 4096x4096", lambda: (RNG.standard_normal((4096, 4096)).astype(np.float32),),
                  _softmax_np, lambda x: st.softmax(x, axis=1), numpy=_softmax_np,
-                 torch=lambda x: torch.softmax(x, dim=1), jax=lambda x: jax.nn.softmax(x, axis=1)),
+                 torch=lambda x: torch.softmax(x, dim=1), jax=lambda x: jax.nn.softmax(x, axis=1),
+                 nbytes=2 * 4 * 4096 * 4096),
         Workload("W3 logsumexp 4096x4096", lambda: (RNG.standard_normal((4096, 4096)).astype(np.float32),),
                  _lse_np, lambda x: st.logsumexp(x, axis=1), numpy=_lse_np,
-                 torch=lambda x: torch.logsumexp(x, dim=1), jax=lambda x: jax.nn.logsumexp(x, axis=1)),
+                 torch=lambda x: torch.logsumexp(x, dim=1), jax=lambda x: jax.nn.logsumexp(x, axis=1),
+                 nbytes=4 * 4096 * 4096),
         Workload("W4 cross-entropy + grad (4096,1024)",
                  lambda: (RNG.standard_normal((4096, 1024)).astype(np.float32), RNG.integers(0, 1024, 4096)),
                  _ce_np, _ce_spiral, numpy=_ce_np, torch=_ce_torch(torch, F), jax=_ce_jax(jax, jnp),
-                 notes="st.value_and_grad; autograd in torch/jax"),
+                 notes="st.value_and_grad; autograd in torch/jax", nbytes=2 * 4 * 4096 * 1024),
         Workload("W5a topk (8,65536) k=1024", lambda: (RNG.standard_normal((8, 65536)).astype(np.float32),),
                  lambda x: _topk_np(x, 1024), lambda x: st.topk(x, 1024), numpy=lambda x: _topk_np(x, 1024),
                  torch=lambda x: torch.topk(x, 1024, dim=1), jax=lambda x: jax.lax.top_k(x, 1024),
@@ -350,9 +353,19 @@ def _fmt(ms: float) -> str:
     return f"{ms * 1e3:.2f} us" if ms < 0.1 else f"{ms:.2f} ms"
 
 
-def markdown(ws: list[Workload]) -> str:
+def copy_bandwidth(calls: int = 20) -> tuple[float, float]:
+    """GB/s of a 64 MiB float32 copy (read + write counted) into a fresh array and into an existing one."""
+    x = np.ones(1 << 24, np.float32)
+    out = np.empty_like(x)
+    fresh = _median_ms(lambda: x.copy(), calls)
+    into = _median_ms(lambda: np.copyto(out, x), calls)
+    return 2 * x.nbytes / fresh / 1e6, 2 * x.nbytes / into / 1e6
+
+
+def markdown(ws: list[Workload], bandwidth: tuple[float, float] | None = None) -> str:
     cols = ["spiraltorch", "numpy", "torch", "torch.compile", "jax.jit"]
-    lines = ["| workload | " + " | ".join(cols) + " | SpiralTorch / best peer |", "|---" * (len(cols) + 2) + "|"]
+    lines = ["| workload | " + " | ".join(cols) + " | SpiralTorch / best peer | SpiralTorch GB/s |",
+             "|---" * (len(cols) + 3) + "|"]
     for w in ws:
         cells = []
         for c in cols:
@@ -361,7 +374,12 @@ def markdown(ws: list[Workload]) -> str:
         peers = [v for c, v in w.results.items() if c != "spiraltorch" and isinstance(v, float)]
         ours = w.results.get("spiraltorch")
         ratio = f"{ours / min(peers):.2f}x" if peers and isinstance(ours, float) else "-"
-        lines.append(f"| {w.name} | " + " | ".join(cells) + f" | {ratio} |")
+        gbs = f"{w.nbytes / ours / 1e6:.1f}" if w.nbytes and isinstance(ours, float) else "-"
+        lines.append(f"| {w.name} | " + " | ".join(cells) + f" | {ratio} | {gbs} |")
+    if bandwidth:
+        lines.append(f"\nCopy bandwidth of this machine (64 MiB float32, read + write): {bandwidth[0]:.1f} GB/s into a "
+                     f"fresh array, {bandwidth[1]:.1f} GB/s into an existing one. GB/s counts the minimum traffic "
+                     "(inputs read once, outputs written once).")
     failures = [(w.name, c, v) for w in ws for c, v in w.results.items() if isinstance(v, str)]
     for name, c, v in failures:
         lines.append(f"\n* {name} / {c}: {v}")
@@ -382,7 +400,7 @@ def main() -> None:
     for w in ws:
         run(w, args.calls)
         print(w.name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in w.results.items()}, flush=True)
-    table = markdown(ws)
+    table = markdown(ws, copy_bandwidth())
     if not args.no_compile_latency:
         expr = "st.softmax(x, axis=1)"
         cold = cold_compile_ms(expr, (4096, 4096), warm=False)
