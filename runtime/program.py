@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runtime.outputs import POOL as _POOL  # large outputs reuse pages the caller has dropped
 from runtime.parallel import PFOR_ADDRESS
 
 _from_buffer = ctypes.c_char.from_buffer
@@ -37,7 +38,7 @@ class Program:
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(entry_address)
         self._ws_ptr = self.workspace.ctypes.data
         self._busy = threading.Lock()
-        self._out_specs = [(s.shape, s.dtype) for s in outputs]
+        self._out_specs = [(s.shape, np.dtype(s.dtype)) for s in outputs]
 
     @property
     def workspace_bytes(self) -> int:
@@ -50,7 +51,7 @@ class Program:
         `addressof(c_char.from_buffer(a))` reads a data pointer in ~0.3 us where `a.ctypes.data` takes
         ~1.3 us; it only accepts writable C-contiguous buffers, and anything else takes the general path.
         """
-        outs = [np.empty(shape, dtype) for shape, dtype in self._out_specs]
+        outs = [_POOL.empty(shape, dtype) for shape, dtype in self._out_specs]
         try:
             ptrs = [_addressof(_from_buffer(a)) for a in (*args, *outs)]
         except (TypeError, ValueError, BufferError):  # e.g. bfloat16 cannot export a buffer
@@ -77,7 +78,7 @@ class Program:
                 arr = np.ascontiguousarray(arr)
             keep.append(arr)
             ptrs.append(arr.ctypes.data)
-        outs = [np.empty(s.shape, s.dtype) for s in self.outputs]
+        outs = [_POOL.empty(s.shape, s.dtype) for s in self.outputs]
         ptrs.extend(o.ctypes.data for o in outs)
         self._run(ptrs)
         return outs
