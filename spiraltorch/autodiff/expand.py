@@ -98,10 +98,16 @@ def _rule(table: dict, o: Operation, mode: str):
     return rule
 
 
-def _check(o: Operation, v: SSAValue, t: Tensor | None, what: str) -> None:
-    if t is not None and t.value.type != v.type:
-        raise CompileError(f"autodiff: the {what} rule of {o.name} produced {t.value.type} for a value of type "
-                           f"{v.type}")
+def _fit(o: Operation, v: SSAValue, t: Tensor, what: str) -> Tensor:
+    """t, cast to v's dtype when only the float precision differs (numpy promotes bf16 * Python float to f32,
+    so rules written with Python constants can widen half types); any other mismatch is a rule bug."""
+    if t.value.type == v.type:
+        return t
+    if dtypes.shape_of(t.value.type) == dtypes.shape_of(v.type) and t.ir_dtype.is_float and _is_float(v):
+        from spiraltorch.frontend.ops import astype
+
+        return astype(t, dtypes.dtype_of(v.type).np)
+    raise CompileError(f"autodiff: the {what} rule of {o.name} produced {t.value.type} for a value of type {v.type}")
 
 
 def _zeros(ctx: RuleContext, v: SSAValue) -> Tensor:
@@ -136,8 +142,7 @@ def _reverse(ctx, body, mapping, active, ret, op: VjpOp, wrt) -> list[SSAValue]:
             grads = rule(o, ins, outs, [ct.get(r) for r in o.results])
             for v, g in zip(o.operands, grads, strict=True):
                 if g is not None and v in active:
-                    _check(o, v, g, "reverse-mode")
-                    accumulate(v, g)
+                    accumulate(v, _fit(o, v, g, "reverse-mode"))
     return [ct[v].value if v in ct else _zeros(ctx, v).value for v in wrt]
 
 
@@ -156,10 +161,9 @@ def _forward(ctx, body, mapping, active, ret, op: JvpOp, wrt) -> list[SSAValue]:
         outs = [ctx.wrap(mapping[r]) for r in o.results]
         with ctx.located(o.location):
             touts = rule(o, ins, outs, [tan.get(v) for v in o.operands])
-        for r, t in zip(o.results, touts, strict=True):
-            if t is not None and r in active:
-                _check(o, r, t, "forward-mode")
-                tan[r] = t
+            for r, t in zip(o.results, touts, strict=True):
+                if t is not None and r in active:
+                    tan[r] = _fit(o, r, t, "forward-mode")
     with ctx.located(op.location):
         return [tan[v].value if v in tan else _zeros(ctx, mapping.get(v, v)).value for v in ret.operands]
 

@@ -71,7 +71,7 @@ def _binary(op, ins, outs, tans):
 def _where(op, ins, outs, tans):
     (c, _a, _b), (y,), (_, ta, tb) = ins, outs, tans
     zero = F.zeros((), y.dtype)
-    return [F.where(c, zero if ta is None else ta, zero if tb is None else tb)]
+    return [D.expand_to(F.where(c, zero if ta is None else ta, zero if tb is None else tb), y.shape)]
 
 
 @rule(ew.AstypeOp)

@@ -7,11 +7,13 @@
     def test_cpu_matches_interpreter(program):
         fuzz.check_program(program, "cpu")
 
-or, for a long run: `python -m spiraltorch.fuzz --examples 10000 --target cpu`.
+or, for a long run: `python -m spiraltorch.fuzz --examples 10000 --target cpu`. Gradient mode
+(`python -m spiraltorch.fuzz --grad --examples 300 --target cpu`, module grad): derivatives of the programs
+(`programs(grad=True)`), see the end of this docstring.
 
 Modules: params (tolerances, dtypes), program (Step, Program, reproducer source), check (check_program),
 support (which ops a target compiles), generator (_Gen and the error analyses), builders (one per op),
-strategy (`programs`), cli (long runs).
+strategy (`programs`), grad (gradient mode), cli (long runs).
 
 A `Program` is a small DAG of public ops (1-12 by default) over 1-3 random input arrays, kept as a list
 of `Step`s; `program.fn` replays the steps (a closure over the list, so st.compile traces it like user
@@ -44,18 +46,51 @@ Inputs come in several memory layouts (C, Fortran, negative strides, strided vie
 (leftover state must not matter), then twice on the inputs (the two results must be bitwise equal), and
 requires, for every output: exact equality for ints and bools; for floats the same NaN/inf positions and
 |got - want| <= TOL * err + (rtol * |want| + atol) * n_ops (rtol/atol per dtype, BASE_TOL).
+
+Gradient mode. `programs(grad=True)` draws programs whose derivatives are well defined at the inputs: a float
+first input, no NaN/inf/exact-tie input profiles, every float value finite, relu/abs/maximum/minimum/max/min
+applied ROBUST error bounds away from their kinks, exact ties only where they are structural (they survive
+moving the inputs: x - x, broadcast copies), no power with a varying exponent on a non-positive base, and an
+output that depends on a float input. `check_grad_program` makes the program scalar, L = sum_i sum(y_i * w_i)
+with fixed random weights w_i, and checks (a) reverse mode (st.value_and_grad) and forward mode (st.jvp)
+against central finite differences at two steps, in float64 on the interpreter (skipping, and counting, the
+rare examples where the two finite differences disagree: a kink or jump within the step), and (b) the
+gradient module compiled for the target against the interpreter, with check_program's comparison.
+KNOWN_GRAD_BUGS lists what gradient mode leaves out because of a bug found here.
 """
 
 from spiraltorch.fuzz.builders import ALL_OPS, ANALYSIS, BUILDERS
 from spiraltorch.fuzz.check import Mismatch, check_program
 from spiraltorch.fuzz.cli import RunResult, main, run
-from spiraltorch.fuzz.params import DTYPES, FLOATS, INTS, KNOWN_BUGS, GeneratorError, dtype_name, is_float, stats
+from spiraltorch.fuzz.grad import (
+    GradMismatch,
+    GradOutcome,
+    GradRunResult,
+    check_grad_fd,
+    check_grad_program,
+    check_grad_target,
+    run_grad,
+)
+from spiraltorch.fuzz.params import (
+    DTYPES,
+    FLOATS,
+    INTS,
+    KNOWN_BUGS,
+    KNOWN_GRAD_BUGS,
+    GeneratorError,
+    dtype_name,
+    is_float,
+    known_grad_bugs,
+    stats,
+)
 from spiraltorch.fuzz.program import Program, Step, array_source, make_function, with_layout
 from spiraltorch.fuzz.strategy import programs
 from spiraltorch.fuzz.support import default_ops, op_support, supported_ops, unsupported
 
 __all__ = [
-    "ALL_OPS", "ANALYSIS", "BUILDERS", "DTYPES", "FLOATS", "INTS", "KNOWN_BUGS", "GeneratorError", "Mismatch",
-    "Program", "RunResult", "Step", "array_source", "check_program", "default_ops", "dtype_name", "is_float", "main",
-    "make_function", "op_support", "programs", "run", "stats", "supported_ops", "unsupported", "with_layout",
+    "ALL_OPS", "ANALYSIS", "BUILDERS", "DTYPES", "FLOATS", "INTS", "KNOWN_BUGS", "KNOWN_GRAD_BUGS", "GeneratorError",
+    "GradMismatch", "GradOutcome", "GradRunResult", "Mismatch", "Program", "RunResult", "Step", "array_source",
+    "check_grad_fd", "check_grad_program", "check_grad_target", "check_program", "default_ops", "dtype_name",
+    "is_float", "known_grad_bugs", "main", "make_function", "op_support", "programs", "run", "run_grad", "stats",
+    "supported_ops", "unsupported", "with_layout",
 ]

@@ -1,4 +1,4 @@
-"""Long runs: python -m spiraltorch.fuzz --examples 10000 --target cpu."""
+"""Long runs: python -m spiraltorch.fuzz --examples 10000 --target cpu (add --grad for gradient mode)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from spiraltorch.fuzz.builders import ALL_OPS
 from spiraltorch.fuzz.check import check_program
-from spiraltorch.fuzz.params import KNOWN_BUGS
+from spiraltorch.fuzz.params import KNOWN_BUGS, known_grad_bugs
 from spiraltorch.fuzz.strategy import programs
 from spiraltorch.fuzz.support import op_support, unsupported
 
@@ -82,6 +82,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--stop-on-failure", action="store_true")
     p.add_argument("--list-ops", action="store_true", help="print which ops the target supports and exit")
+    p.add_argument("--grad", action="store_true", help="gradient mode (spiraltorch/fuzz/grad.py): the derivatives "
+                   "of a weighted sum of each program's float outputs, reverse and forward mode against finite "
+                   "differences (float64, interpreter), and st.value_and_grad on the target against the interpreter")
+    p.add_argument("--directions", type=int, default=None, help="gradient mode: random directions per program "
+                   "(default 2)")
     p.add_argument("--parallel-min", type=int, help="set SPIRAL_PARALLEL_MIN (e.g. 1: split even tiny kernels "
                    "across threads, to fuzz the parallel paths)")
     args = p.parse_args(argv)
@@ -94,6 +99,19 @@ def main(argv=None) -> int:
             print(f"{op:16} {'excluded: ' + bug if bug else 'ok' if why is None else 'unsupported: ' + why}")
         return 0
     ops = args.ops.split(",") if args.ops else None
+    if args.grad:
+        from spiraltorch.fuzz.grad import DIRECTIONS, run_grad
+
+        g = run_grad(args.examples, args.target, ops, args.max_ops, args.seed, args.batch, args.stop_on_failure,
+                     args.directions or DIRECTIONS)
+        print("\n" + g.summary(args.target))
+        print("ops exercised:", ", ".join(f"{op} {n}" for op, n in g.ops.most_common()))
+        bugs = known_grad_bugs(args.target)
+        if bugs:
+            print("left out (KNOWN_GRAD_BUGS):")
+            for key, why in bugs.items():
+                print(f"  {key}: {why[:150]}")
+        return 1 if g.failures else 0
     res = run(args.examples, args.target, ops, args.max_ops, args.seed, args.batch, args.stop_on_failure)
     print(f"\n{res.clean} of {args.examples} programs ran clean on {args.target!r}; {len(res.failures)} failures")
     print("ops exercised:", ", ".join(f"{op} {n}" for op, n in res.ops.most_common()))

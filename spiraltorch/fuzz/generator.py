@@ -27,8 +27,19 @@ from spiraltorch.fuzz.params import (
     _Reject,
     dtype_name,
     is_float,
+    known_grad_bugs,
 )
-from spiraltorch.fuzz.program import Const, DType, Program, Ref, Step, make_function, with_layout
+from spiraltorch.fuzz.program import (
+    Const,
+    DType,
+    Program,
+    Ref,
+    Step,
+    make_function,
+    promote_array,
+    promote_steps,
+    with_layout,
+)
 from spiraltorch.fuzz.support import _step_support
 from spiraltorch.ir import dtypes as _dtypes
 
@@ -43,6 +54,7 @@ class Var:
     value: np.ndarray  # the interpreter's value
     err: np.ndarray | None  # float vars: elementwise absolute error bound (float64); else None
     uses: int = 0
+    active: bool = False  # a float value that depends on a float input through float ops (it has a gradient)
 
     @property
     def dtype(self) -> str:
@@ -90,10 +102,11 @@ def _bcast(*shapes) -> tuple | None:
 
 
 class _Gen:
-    def __init__(self, draw, target: str, strict: bool):
+    def __init__(self, draw, target: str, strict: bool, grad: bool = False):
         self.draw = draw
         self.target = target
         self.strict = strict
+        self.grad = grad  # gradient mode: finite, differentiable programs (see _grad_preconditions)
         self.env: list[Var] = []
         self.by_name: dict[str, Var] = {}
         self.steps: list[Step] = []
@@ -134,12 +147,16 @@ class _Gen:
             rel = self.choice(["broadcast", "same", "matmul", "free", "suffix"])
             shapes.append(self.related_shape(base, rel))
         choices = [d for d in _INPUT_DTYPES if d in allowed] or list(allowed)
+        if self.grad:
+            choices = [d for d in choices if f"active:{d}" not in known_grad_bugs(self.target)] or choices
+        floats = [d for d in choices if is_float(d)]
         self.layouts = []
         for i, shape in enumerate(shapes):
-            dt = self.choice(choices)
+            # gradient mode: the first input is a float (something to differentiate)
+            dt = self.choice(floats if self.grad and i == 0 and floats else choices)
             value = self.input_values(shape, dt)
             self.layouts.append(self.choice(["C", "C", "C", "F", "reversed", "strided", "readonly"]) if shape else "C")
-            var = Var(f"x{i}", value, np.zeros(shape) if is_float(dt) else None)
+            var = Var(f"x{i}", value, np.zeros(shape) if is_float(dt) else None, active=is_float(dt))
             self.env.append(var)
             self.by_name[var.name] = var
 
@@ -175,7 +192,9 @@ class _Gen:
         if dt in INTS:
             lo, hi = self.choice([(-5, 6), (0, 7), (-100, 101), (-2, 3)])
             return np.asarray(rng.integers(lo, hi, size=shape), dtype=_NP[dt])
-        profile = self.choice(["uniform", "wide", "positive", "ties", "specials"])
+        # gradient mode: no NaN/inf, and no exact ties between inputs (kinks of max/relu/... at the point)
+        profile = self.choice(["uniform", "wide", "positive"] if self.grad else
+                              ["uniform", "wide", "positive", "ties", "specials"])
         if profile == "uniform":
             v = rng.uniform(-2, 2, size=shape)
         elif profile == "wide":
@@ -228,12 +247,16 @@ class _Gen:
         errs = _builders().ANALYSIS[step.op](self, step, ins, outs)
         for o, e in zip(outs, errs, strict=True):
             _check_float_result(dtype_name(o), o, e)
+        if self.grad:
+            _grad_preconditions(self, step, ins, outs)
         self.check_support(step, ins, outs)
         for v in ins:
             v.uses += 1
         self.steps.append(step)
+        active = any(v.active for v in ins)
         for name, o, e in zip(step.outs, outs, errs, strict=True):
-            var = Var(name, o, None if e is None else np.asarray(e, np.float64))
+            var = Var(name, o, None if e is None else np.asarray(e, np.float64),
+                      active=active and is_float(dtype_name(o)))
             self.env.append(var)
             self.by_name[name] = var
 
@@ -248,10 +271,17 @@ class _Gen:
         sinks = [v for v in produced if v.uses == 0][-6:]
         if not sinks and produced:
             sinks = produced[-1:]
+        if self.grad and not any(v.active for v in sinks):  # an output with a gradient
+            sinks += [v for v in produced if v.active][-1:]
         inputs = [v for v in self.env if v.name.startswith("x")]
         arrays = tuple(with_layout(v.value, lay) for v, lay in zip(inputs, self.layouts, strict=True))
         return Program(tuple(v.name for v in inputs), arrays, tuple(self.steps),
                        tuple(v.name for v in sinks), tuple(v.err for v in sinks), self.target)
+
+
+    def has_active_output(self) -> bool:
+        """Whether program() would have an output with a gradient (some produced value is active)."""
+        return any(v.active for v in self.env if not v.name.startswith("x"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -675,6 +705,138 @@ def _an_matmul(g: _Gen, step: Step, ins: list[Var], outs) -> list:
     return [np.where(np.isfinite(o), e, 0.0)]
 
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# Gradient mode: what a step must satisfy so that its derivative is well defined and robust
+# ---------------------------------------------------------------------------------------------------
+
+_KINKS = ("relu", "abs", "maximum", "minimum", "max", "min")
+
+
+def _grad_preconditions(g: _Gen, step: Step, ins: list[Var], outs) -> None:
+    """Gradient mode only (after the step's own analysis). Rejects:
+    * non-finite float results (a NaN or inf anywhere poisons the loss and, through 0 * inf, its gradient);
+    * sqrt of zero (a finite value with an infinite derivative), a ** b with a <= 0 where b varies;
+    * operands near a kink of relu/abs (0), maximum/minimum (a == b) and max/min reductions (a tie for the
+      extremum), unless the tie is exact (both sides computed exactly, so every implementation takes the same
+      branch): at least ROBUST error bounds away, as for comparisons. The derivative's branch (the mask in
+      relu's or max's rule) is then the same on every correct implementation, and the finite differences of
+      the gradient check see a smooth function unless their step reaches the kink (they check that)."""
+    for o in outs:
+        if is_float(dtype_name(o)) and not np.all(np.isfinite(o.astype(np.float64))):
+            raise _Reject("grad: non-finite value")
+    op = step.op
+    if op == "sqrt" and np.any(ins[0].value == 0):
+        raise _Reject("grad: sqrt of zero")
+    if not any(v.active for v in ins):
+        return
+    for key in known_grad_bugs(g.target):
+        if _known_grad_bug(key, step, ins, outs):
+            raise _Reject(f"grad: known bug {key}")
+    if op == "power":  # d(a ** b)/db = log(a) * a ** b: undefined for a <= 0 (NaN), where b varies
+        base, expo = _data_args(step)
+        if isinstance(expo, Ref) and g.by_name[expo.name].active and np.any(_arg_value(g, base) <= 0):
+            raise _Reject("grad: power of a non-positive base with a varying exponent")
+    _grad_ties(g, step)
+    if op not in _KINKS:
+        return
+    with np.errstate(all="ignore"):
+        if op in ("relu", "abs"):
+            x, e = ins[0].value.astype(np.float64), ins[0].errs()
+            ok = (e == 0) | (np.abs(x) > ROBUST * e)
+        elif op in ("maximum", "minimum"):
+            args = _data_args(step)
+            (a, b), (ea, eb) = [_arg_value(g, x).astype(np.float64) for x in args], [_arg_err(g, x) for x in args]
+            ok = ((a == b) & (ea == 0) & (eb == 0)) | (np.abs(a - b) > ROBUST * (ea + eb))
+        else:  # max / min reductions: the extremum must be robustly apart from the rest, or an exact tie
+            (x,) = ins
+            xv, e = x.value.astype(np.float64), x.errs()
+            axes = _norm_axes(_kw(step, "axis"), x.ndim)
+            m = (np.max if op == "max" else np.min)(xv, axis=axes, keepdims=True)
+            hit = xv == m
+            e_hit = np.max(np.where(hit, e, 0.0), axis=axes, keepdims=True)
+            ties = np.sum(hit, axis=axes, keepdims=True)
+            ok = (hit | (np.abs(xv - m) > ROBUST * (e + e_hit))) & ((ties == 1) | (e_hit == 0))
+    if not np.all(ok):
+        raise _Reject("grad: near a kink")
+
+
+def _known_grad_bug(key: str, step: Step, ins: list[Var], outs) -> bool:
+    """Whether step (with an active operand) is what the KNOWN_GRAD_BUGS entry `key` is about."""
+    kind, _, what = key.partition(":")
+    if kind == "op":
+        return step.op in what.split(",")
+    if kind == "active":
+        return any(dtype_name(o) == what for o in outs)
+    if key == "where:broadcast":  # an active operand of where smaller than the result
+        return step.op == "where" and any(v.active and v.shape != outs[0].shape for v in ins)
+    return False  # (not about the generator: "fuse" is grad.py's)
+
+
+_DECISIONS = ("relu", "abs", "maximum", "minimum", "max", "min", "argmax", "argmin", *_COMPARES, "topk", "midk",
+              "bottomk")
+TIE_STEP = 1e-6  # how far the inputs move to tell a structural tie from a coincidental one
+
+
+def _tie_pairs(step: Step, vals: list) -> tuple[np.ndarray, np.ndarray]:
+    """Two arrays whose elementwise equality marks the ties that step decides on, given its data operands'
+    values: (x, 0) for relu/abs, the operands for maximum/minimum/comparisons, an extremum and the other
+    elements of its slice for max/min/argmax/argmin, all pairs in a slice for topk/midk/bottomk."""
+    op = step.op
+    if op in ("relu", "abs"):
+        return vals[0], np.zeros(())
+    if op in ("maximum", "minimum", *_COMPARES):
+        return vals[0], vals[1]
+    x = vals[0]
+    if op in ("topk", "midk", "bottomk"):
+        xs = _slices(x, _kw(step, "axis", -1) % x.ndim)
+        a, b = xs[:, :, None], xs[:, None, :]
+        return np.where(np.eye(xs.shape[1], dtype=bool), np.nan, a), b
+    if op in ("max", "min"):
+        axes = _norm_axes(_kw(step, "axis"), x.ndim)
+    else:
+        axes = tuple(range(x.ndim)) if _kw(step, "axis") is None else (_kw(step, "axis") % x.ndim,)
+    rest = [i for i in range(x.ndim) if i not in axes]
+    xs = np.transpose(x, rest + list(axes)).reshape(-1, int(np.prod([x.shape[a] for a in axes])))
+    m = (np.max if op in ("max", "argmax") else np.min)(xs, axis=1, keepdims=True)
+    first = np.argmax(xs == m, axis=1)[:, None]  # the extremum, against every other element of its slice
+    return np.where(np.arange(xs.shape[1]) == first, np.nan, m), xs
+
+
+def _grad_ties(g: _Gen, step: Step) -> None:
+    """Gradient mode: a step that decides on exactly tied operands (relu of 0, maximum(a, a), a tie for
+    the max, a tie in a top-k ranking, a == b) is fine when the tie is structural: the tied values are the
+    same function of the inputs (x - x, broadcast copies, maximum(x, x.T) on the diagonal), so that they
+    stay tied when the inputs move and the derivative is that of a smooth function. A coincidental tie
+    (two equal float16 inputs) is a kink at the point, where finite differences disagree with any one-sided
+    rule: rejected. Told apart by running the steps so far in float64 at the point and at inputs moved by
+    TIE_STEP in a random direction."""
+    if step.op not in _DECISIONS:
+        return
+    args = [a for a in _data_args(step) if not isinstance(a, Const)]
+    vals = [_arg_value(g, a).astype(np.float64) for a in args]
+    with np.errstate(all="ignore"):
+        a, b = _tie_pairs(step, vals)
+        if not np.any(a == b):
+            return
+        refs = [a.name for a in args if isinstance(a, Ref)]
+        inputs = [v for v in g.env if v.name.startswith("x")]
+        fn = make_function([v.name for v in inputs], promote_steps(g.steps), refs)
+        point = [promote_array(v.value) for v in inputs]
+        rng = np.random.default_rng(len(g.steps))
+        moved = [p + TIE_STEP * rng.standard_normal(p.shape) if is_float(v.dtype) else p
+                 for v, p in zip(inputs, point, strict=True)]
+        run = st.compile(fn, target="interp")
+        at, near = (dict(zip(refs, map(np.asarray, run(*xs)), strict=True)) for xs in (point, moved))
+
+        def values(env):
+            return [env[a.name] if isinstance(a, Ref) else np.asarray(a, np.float64) for a in args]
+
+        a0, b0 = _tie_pairs(step, values(at))
+        a1, b1 = _tie_pairs(step, values(near))
+        if np.any((a0 == b0) & ~(a1 == b1)):
+            raise _Reject("grad: coincidental tie")
 
 
 def _builders():

@@ -6,12 +6,12 @@ import inspect
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 import spiraltorch as st
-from spiraltorch.fuzz.params import _SRC_DTYPE, _ST_NAME, INTS, dtype_name
+from spiraltorch.fuzz.params import _SRC_DTYPE, _ST_NAME, FLOATS, INTS, dtype_name
 
 # ---------------------------------------------------------------------------------------------------
 # Program representation
@@ -237,6 +237,19 @@ def _scrambled(a: np.ndarray) -> np.ndarray:
     """Other values of a's dtype and shape (for a call before the real one)."""
     flat = np.ascontiguousarray(a).reshape(-1)[::-1]
     return np.roll(flat, 1).reshape(a.shape)  # (np.ascontiguousarray would make a 0-d array 1-d)
+
+
+def promote_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
+    """The steps with every cast to a float dtype made a cast to float64 (for float64 runs of a program)."""
+    def arg(step, a):
+        return DType("f64") if step.op == "astype" and isinstance(a, DType) and a.name in FLOATS else a
+
+    return tuple(replace(s, args=tuple(arg(s, a) for a in s.args)) for s in steps)
+
+
+def promote_array(a: np.ndarray) -> np.ndarray:
+    """A float array as float64 (C order, shape kept), any other array unchanged."""
+    return np.array(a, np.float64) if dtype_name(a) in FLOATS else a
 
 
 def make_function(params: Sequence[str], steps: Sequence[Step], outputs: Sequence[str]) -> Callable:

@@ -172,10 +172,16 @@ class Lowerer:
         `parallel`: None lets the amount of data decide (SPIRAL_PARALLEL_MIN); True splits [0, extent) across
         threads whatever the size (compute-bound kernels such as GEMM bands, which already chose their extent).
         """
-        types = [memref_type(v.shape, v.element_type, v.strides, v.offset) for v in views]
-        full_key = None if key is None else (key, tuple(types), parallel_extent)
+        # Identical views (an in-place result and the input it overwrites) become ONE parameter: kernel
+        # parameters are `noalias`, so two pointers to the same memory would let LLVM reorder a load after the
+        # store that overwrites it.
+        slot = [next(i for i, u in enumerate(views) if u == v) for v in views]
+        unique = [v for i, v in enumerate(views) if slot[i] == i]
+        position = {i: n for n, i in enumerate(i for i in range(len(views)) if slot[i] == i)}
+        types = [memref_type(v.shape, v.element_type, v.strides, v.offset) for v in unique]
+        full_key = None if key is None else (key, tuple(types), tuple(slot), parallel_extent)
         if full_key is not None and full_key in self._kernel_keys:
-            self._host_call(self._kernel_keys[full_key], views, types, parallel_extent, parallel)
+            self._host_call(self._kernel_keys[full_key], unique, types, parallel_extent, parallel)
             return None
         block = Block(arg_types=[*types, INDEX, INDEX])
         name = f"k{self._kernel_count}_{label}"
@@ -183,10 +189,10 @@ class Lowerer:
         fn = func.FuncOp(name, (list(block.arg_types), []), _region(block))
         fn.attributes["spiral.kernel"] = UnitAttr()
         self.kernels.append(fn)
-        self._host_call(name, views, types, parallel_extent, parallel)
+        self._host_call(name, unique, types, parallel_extent, parallel)
         self._open_key = full_key
         kb = KernelBuilder(block)
-        return kb, list(block.args[:-2]), block.args[-2], block.args[-1]
+        return kb, [block.args[position[slot[i]]] for i in range(len(views))], block.args[-2], block.args[-1]
 
     def _host_call(self, name: str, views: list[View], types, parallel_extent: int, parallel: bool | None = None
                    ) -> None:

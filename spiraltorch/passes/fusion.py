@@ -74,6 +74,7 @@ class Fuser:
         for o in self.ops:
             if o not in paired:
                 self._place(o)
+        pairs = self._break_cycles(pairs)
         groups = {id(g): g for g in self.group_of.values()}.values()
         made = 0
         for g in sorted(groups, key=lambda g: self.index[g.members[0]]):
@@ -91,6 +92,43 @@ class Fuser:
 
             print("\n".join(self.log), file=sys.stderr)
         return self.log
+
+    def _break_cycles(self, pairs: list) -> list:
+        """Each join kept its own group acyclic, but two groups can still depend on each other (group A feeds an
+        op outside that feeds group B, while B feeds A). Contract every group to one node; while the result has a
+        cycle, dissolve the smallest group on it (its ops become single kernels again)."""
+        while True:
+            owner: dict[Operation, tuple] = {}
+            sizes: dict[tuple, int] = {}
+            for g in {id(g): g for g in self.group_of.values()}.values():
+                if len(g.members) > 1:
+                    for m in g.members:
+                        owner[m] = ("group", id(g))
+                    sizes[("group", id(g))] = len(g.members)
+            for i, pair in enumerate(pairs):
+                for m in pair:
+                    owner[m] = ("pair", i)
+                sizes[("pair", i)] = 2
+            quotient = nx.DiGraph()
+            for u, v in self.graph.edges:
+                a, b = owner.get(u, u), owner.get(v, v)
+                if a != b:
+                    quotient.add_edge(a, b)
+            try:
+                cycle = nx.find_cycle(quotient)
+            except nx.NetworkXNoCycle:
+                return pairs
+            victim = min((n for edge in cycle for n in edge[:2] if n in sizes), key=sizes.__getitem__)
+            if victim[0] == "pair":
+                self.log.append(f"{_describe(pairs[victim[1]][0])}: not paired with its gradient: the two groups "
+                                "would depend on each other")
+                pairs = [p for i, p in enumerate(pairs) if i != victim[1]]
+                continue
+            members = [m for m, o in owner.items() if o == victim]
+            self.log.append(f"group of {', '.join(_describe(m) for m in members)} dissolved: it and another group "
+                            "would depend on each other (a cycle through ops outside both)")
+            for m in members:
+                self.group_of[m] = _Group(self.group_of[m].shape, [m], 1 << self.index[m])
 
     def _loss_pairs(self) -> list[tuple[Operation, Operation]]:
         """(cross_entropy, cross_entropy_grad) pairs on the same logits and labels, when the gradient's cotangent
