@@ -1,7 +1,7 @@
 """GFLOP/s of the generated float32 GEMM (spiraltorch.codegen.matmul) against numpy/OpenBLAS.
 
     .venv/bin/python benchmarks/bench_matmul.py [--sizes 256 512 1024 2048] [--threads 1 2]
-        [--repeat R] [--config "kc=256,mc=144"] [--sweep [--sweep-n N]]
+        [--repeat R] [--config "kc=256,mc=144"] [--sweep [--sweep-n N]] [--w6 [--threads T]]
 
 For each n in --sizes, C = A @ B with n x n x n float32 matrices, like for like: numpy limited to
 T threads with threadpoolctl against ours with threads=T. The table gives the median (and best)
@@ -19,6 +19,12 @@ sessions), give the benchmark's own session the priority, e.g. as root:
 
 --sweep instead times one-at-a-time variations of the tile configuration (1 thread, --sweep-n^3,
 thread CPU time, which other processes disturb much less than wall time).
+
+--w6 instead times the products of the W6 workload (an MLP 784-512-512-10 training step, batch 256: forward
+products and the backward ones with transposed operands, as autodiff produces them) with numpy, with our default
+6x64 plan after copying transposed operands (what compiled programs did before transposed operands and the
+skinny variants existed), and with the plan `matmul.choose` picks (what they do now). One thread: medians of
+thread CPU time; more threads: wall time.
 """
 
 from __future__ import annotations
@@ -61,19 +67,22 @@ def _timed(fn, clock=time.perf_counter) -> float:
 def compare(kernel: drv.GemmKernel, n: int, threads: int, repeat: int, clock=time.perf_counter):
     """Timings (numpy, ours) of one n^3 product; verifies ours against numpy. A pause follows each
     block: OpenBLAS's idle workers keep spinning on their CPUs for a while after a call, which would
-    otherwise steal a core from the next block."""
+    otherwise steal a core from the next block. Ours runs with the packing plan `matmul.choose` picks (operands
+    read in place or packed) when the kernel is the variant it picks."""
+    plan = mm.choose(n, n, n)
+    modes = dict(direct_a=plan.direct_a, direct_b=plan.direct_b) if plan.symbol == kernel.cfg.symbol else {}
     rng = np.random.default_rng(n)
     a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
     ref, out = np.empty((n, n), np.float32), np.empty((n, n), np.float32)
     t_np, t_us = [], []
     with threadpool_limits(threads, user_api="blas"):
         np.matmul(a, b, out=ref)
-        kernel(a, b, out, threads=threads)
+        kernel(a, b, out, threads=threads, **modes)
         _verify(a, b, out, ref)
         for block in _blocks(repeat):
             t_np += [_timed(lambda: np.matmul(a, b, out=ref), clock) for _ in range(block)]
             time.sleep(PAUSE)
-            t_us += [_timed(lambda: kernel(a, b, out, threads=threads), clock) for _ in range(block)]
+            t_us += [_timed(lambda: kernel(a, b, out, threads=threads, **modes), clock) for _ in range(block)]
             time.sleep(PAUSE)
     _verify(a, b, out, ref)
     return t_np, t_us
@@ -115,9 +124,69 @@ def sweep(repeat: int, n: int) -> None:
         print(f"{params!s:32} ours {g_us:6.1f}  numpy {g_np:6.1f}  ratio {g_us / g_np:5.0%}", flush=True)
 
 
+# (name, M, K, N, A column-major, B column-major): the f32 products of one W6 training step
+W6 = [("x @ w1", 256, 784, 512, False, False), ("h1 @ w2", 256, 512, 512, False, False),
+      ("h2 @ w3", 256, 512, 10, False, False), ("g3 @ w3.T", 256, 10, 512, False, True),
+      ("h2.T @ g3", 512, 256, 10, True, False), ("g2 @ w2.T", 256, 512, 512, False, True),
+      ("h1.T @ g2", 512, 256, 512, True, False), ("x.T @ g1", 784, 256, 512, True, False)]  # fmt: skip
+
+
+def _w6_times(m: int, k: int, n: int, ta: bool, tb: bool, threads: int, runs: int, clock) -> list[float]:
+    """Median seconds of one W6 product: numpy, copies + default plan, chosen plan (results verified)."""
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((k, m) if ta else (m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n), dtype=np.float32)
+    a, b = (a.T if ta else a), (b.T if tb else b)
+    out, ref = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
+    base = drv.default_kernel()
+
+    def before():
+        base(np.ascontiguousarray(a), np.ascontiguousarray(b), out, threads=threads)
+
+    fns = [lambda: np.matmul(a, b, out=ref), before, lambda: drv.matmul(a, b, out, threads=threads)]
+    with threadpool_limits(threads, user_api="blas"):
+        np.matmul(a, b, out=ref)
+        for fn in fns[1:]:
+            fn()
+            _verify(a, b, out, ref)
+        times = [[], [], []]
+        if threads == 1:  # interleaved
+            for _ in range(runs):
+                for i, fn in enumerate(fns):
+                    times[i].append(_timed(fn, clock))
+        else:  # in blocks with pauses: OpenBLAS's idle threads spin for a while after a call (see compare)
+            for block in _blocks(runs):
+                for i, fn in enumerate(fns):
+                    times[i] += [_timed(fn, clock) for _ in range(block)]
+                    time.sleep(PAUSE)
+    return [statistics.median(t) for t in times]
+
+
+def w6_table(threads: int, repeat: int) -> None:
+    """GFLOP/s of each W6 product: numpy, copies + default plan (before), chosen plan (now)."""
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    print(f"W6 products, {threads} thread(s), median of {repeat * 20} runs ({'thread CPU' if threads == 1 else 'wall'} "
+          "time), GFLOP/s")  # fmt: skip
+    print(f"{'product':>11} {'shape':>22} | {'numpy':>6} | {'copy+6x64':>9} | {'chosen':>6} {'plan':<34}")
+    tot = [0.0, 0.0, 0.0]
+    for name, m, k, n, ta, tb in W6:
+        meds = _w6_times(m, k, n, ta, tb, threads, repeat * 20, clock)
+        tot = [x + y for x, y in zip(tot, meds, strict=True)]
+        g = [2 * m * n * k / t / 1e9 for t in meds]
+        plan = mm.choose(m, n, k, ta, tb)
+        desc = (f"{plan.symbol}{' A in place' if plan.direct_a else ''}{' B in place' if plan.direct_b else ''}"
+                f"{' C^T=B^T A^T' if plan.swap else ''}")
+        shape = f"({m},{k})@({k},{n}) {'NT'[ta]}{'NT'[tb]}"
+        print(f"{name:>11} {shape:>22} | {g[0]:6.1f} | {g[1]:9.1f} | {g[2]:6.1f} {desc:<34}")
+    print(f"{'total us':>11} {'':>22} | {tot[0] * 1e6:6.0f} | {tot[1] * 1e6:9.0f} | {tot[2] * 1e6:6.0f}")
+
+
 def _config(text: str) -> mm.GemmConfig:
     fields = (kv.split("=") for kv in text.split(",") if kv)
-    conv = {"prefetch_c": lambda s: s.lower() in ("1", "true"), "cpu": str, "features": str}
+    flag = lambda s: s.lower() in ("1", "true")  # noqa: E731
+    names = lambda s: tuple(x for x in s.split("+") if x)  # noqa: E731  e.g. direct_a=row+col
+    conv = {"prefetch_c": flag, "balance_k": flag, "trans_c": flag, "cpu": str, "features": str, "symbol": str,
+            "direct_a": names, "direct_b": names}
     return mm.GemmConfig(**{k: conv.get(k, int)(v) for k, v in fields})
 
 
@@ -143,6 +212,7 @@ def main() -> None:
     ap.add_argument("--config", default="", help="GemmConfig overrides, e.g. kc=256,mc=144")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--sweep-n", type=int, default=1024)
+    ap.add_argument("--w6", action="store_true", help="the W6 products (see above) instead of n^3")
     args = ap.parse_args()
     print(_machine())
     for info in threadpool_info():
@@ -150,6 +220,10 @@ def main() -> None:
               f"max_threads={info['num_threads']}")  # fmt: skip
     if args.sweep:
         sweep(args.repeat, args.sweep_n)
+        return
+    if args.w6:
+        for threads in args.threads:
+            w6_table(threads, args.repeat)
         return
     t0 = time.perf_counter()
     kernel = drv.compile_gemm(_config(args.config))

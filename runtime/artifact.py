@@ -30,6 +30,7 @@ import sys
 
 import numpy as np
 
+from runtime import parallel
 from runtime.program import Program, TensorSpec
 
 FORMAT = "spiraltorch-artifact"
@@ -355,6 +356,7 @@ def load(path) -> Artifact:
     path = os.fspath(path)
     manifest = verify(path)
     lib, address = _lib_address(manifest["_library_path"], manifest["entry"], path)
+    parallel.offer_library(lib, os.path.basename(manifest["_library_path"]))  # its st_pfor, if none is in use
     program = Program(address, [s for _, s in manifest["_inputs"]], [s for _, s in manifest["_outputs"]],
                       manifest["workspace_bytes"], keepalive=lib)
     return Artifact(path, manifest, program)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runtime import parallel as _parallel
 from runtime.outputs import POOL as _POOL  # large outputs reuse pages the caller has dropped
-from runtime.parallel import PFOR_ADDRESS
 
 _from_buffer = ctypes.c_char.from_buffer
 _addressof = ctypes.addressof
@@ -34,6 +34,7 @@ class Program:
         self._ws_bytes = max(workspace_bytes, 1)
         self.workspace = _aligned_bytes(self._ws_bytes)
         self._keepalive = keepalive  # the JIT engine or loaded library owning the code
+        _parallel.configure()  # SPIRAL_NUM_THREADS as it is now; pfor workers started
         n = len(inputs) + len(outputs) + 2
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n))(entry_address)
         self._ws_ptr = self.workspace.ctypes.data
@@ -62,12 +63,12 @@ class Program:
     def _run(self, ptrs) -> None:
         if self._busy.acquire(blocking=False):
             try:
-                self._fn(*ptrs, self._ws_ptr, PFOR_ADDRESS)
+                self._fn(*ptrs, self._ws_ptr, _parallel.ADDRESS)
             finally:
                 self._busy.release()
             return
         ws = _aligned_bytes(self._ws_bytes)  # another thread is using the shared workspace
-        self._fn(*ptrs, ws.ctypes.data, PFOR_ADDRESS)
+        self._fn(*ptrs, ws.ctypes.data, _parallel.ADDRESS)
 
     def __call__(self, args) -> list[np.ndarray]:
         ptrs = []

@@ -193,6 +193,33 @@ def _atomic_write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def cached_object(parts: tuple, build) -> bytes:
+    """Object code shared by many programs (each GEMM variant, the native parallel-for) built once per machine:
+    stored under the cache's `objects/` by a key of `parts` (e.g. symbol and target), the code-generation
+    sources and the tool versions. Without a usable cache directory it is simply built."""
+    if not enabled():
+        return build()
+    digest = hashlib.sha256(repr((parts, compiler_fingerprint(), sorted(_versions().items()))).encode()).hexdigest()
+    path = os.path.join(cache_dir(), "objects", digest[:32] + ".o")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data:
+            return data
+    except OSError:
+        pass
+    data = build()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache only costs the rebuild next time
+    return data
+
+
 _NOT_CODEGEN_KNOBS = ("SPIRAL_CACHE", "SPIRAL_CACHE_DIR", "SPIRAL_FUZZ_EXAMPLES", "SPIRAL_LOG")
 
 

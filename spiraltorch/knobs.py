@@ -9,8 +9,9 @@ KNOBS: dict[str, tuple[str, str]] = {
     "SPIRAL_CACHE": ("1", "0 disables the on-disk compile cache"),
     "SPIRAL_CACHE_DIR": ("", "compile cache directory (default: $XDG_CACHE_HOME/spiraltorch)"),
     "SPIRAL_NUM_THREADS": ("", "threads for parallel kernels (default: the number of CPUs)"),
-    "SPIRAL_PARALLEL_MIN": ("1048576", "elements a kernel must touch before it is split across threads (a "
-                                       "thread handoff costs ~50-100 us here, the time to stream ~1M floats)"),
+    "SPIRAL_PARALLEL_MIN": ("65536", "elements a kernel must touch before it is split across threads (the "
+                                     "native parallel-for's handoff costs ~1 us; below ~64K elements a second "
+                                     "thread does not pay: docs/backend-cpu.md, Parallel for)"),
     "SPIRAL_FUZZ_EXAMPLES": ("200", "random programs the fuzz test runs"),
     "SPIRAL_FUSE": ("1", "0 turns off the fusion pass in the cpu target (one kernel per op, for comparisons)"),
     "SPIRAL_LOG": ("", "comma-separated topics to log (e.g. fusion)"),

@@ -24,6 +24,7 @@ import uuid
 from xdsl.dialects import func
 
 from runtime import artifact as rt
+from spiraltorch.codegen import pfor
 from spiraltorch.errors import CompileError, UsageError
 from spiraltorch.frontend import pytree
 from spiraltorch.ir import dtypes
@@ -168,26 +169,38 @@ def object_code(llvm_mod, target=None) -> bytes:
 
 
 def needs_gemm(kmod) -> bool:
+    return bool(gemm_symbols(kmod))
+
+
+def gemm_symbols(kmod) -> list[str]:
+    """The GEMM variants (codegen/matmul.py functions, e.g. st_sgemm, st_sgemm_n16) the kernels call."""
     from spiraltorch.ir.kernel_dialect import GemmOp
 
-    return any(isinstance(op, GemmOp) for op in kmod.walk())
+    return sorted({op.kernel.data for op in kmod.walk() if isinstance(op, GemmOp)})
 
 
 @functools.cache
-def gemm_object(target) -> bytes:
-    """st_sgemm (codegen/matmul.py, the configuration kernels/linalg.py lowers for) as PIC object code,
-    linked into the library of programs with f32 matmuls (the JIT resolves it to a per-process kernel)."""
+def gemm_object(target, symbol: str = "st_sgemm") -> bytes:
+    """One GEMM variant (codegen/matmul.py: `matmul.VARIANTS[symbol]`, as kernels/linalg.py lowers for) as PIC
+    object code, linked into the library of programs that call it (the JIT resolves it to a per-process
+    kernel)."""
+    from spiraltorch import cache
     from spiraltorch.codegen import mathlib, matmul
 
-    tm = mathlib.create_target_machine(target, reloc="pic")
-    mod = matmul.build_module(matmul.GemmConfig())
-    mod.triple = target.triple
-    mod.data_layout = str(tm.target_data)
-    return tm.emit_object(matmul.optimize(str(mod), tm))
+    def build() -> bytes:
+        tm = mathlib.create_target_machine(target, reloc="pic")
+        mod = matmul.build_module(matmul.VARIANTS[symbol])
+        mod.triple = target.triple
+        mod.data_layout = str(tm.target_data)
+        return tm.emit_object(matmul.optimize(str(mod), tm))
+
+    # ~0.3-0.6 s of LLVM per variant: built once per machine, not once per program
+    return cache.cached_object(("gemm", symbol, repr(target)), build)
 
 
-def link_shared(objs: list[bytes], out_path: str, entry: str = "main") -> None:
-    """`cc -shared` the objects into out_path, exporting only `entry` (and linking libm for libcalls)."""
+def link_shared(objs: list[bytes], out_path: str, entry: str = "main", exports: tuple[str, ...] = ()) -> None:
+    """`cc -shared` the objects into out_path, exporting only `entry` and `exports` (and linking libm for
+    libcalls)."""
     cc = require_cc()
     with tempfile.TemporaryDirectory(prefix="stc-link-") as tmp:
         cmd = [cc, "-shared", "-o", out_path]
@@ -200,7 +213,7 @@ def link_shared(objs: list[bytes], out_path: str, entry: str = "main") -> None:
             # Export the entry only: kernels and trampolines bind locally and cannot clash across models.
             script = os.path.join(tmp, "exports.map")
             with open(script, "w") as f:
-                f.write(f"{{ global: {entry}; local: *; }};\n")
+                f.write(f"{{ global: {'; '.join((entry, *exports))}; local: *; }};\n")
             cmd += [f"-Wl,--version-script={script}", "-Wl,-z,noexecstack"]
         cmd.append("-lm")
         try:
@@ -238,10 +251,13 @@ def write_artifact(lowered, directory: str, out_tree=None, target=None, kmod=Non
     host = host_function(kmod)
     workspace = host.function_type.inputs.data[-1].get_shape()[0]
     objs = [object_code(llvm_module(kmod, target), target)]
-    if needs_gemm(kmod):
-        objs.append(gemm_object(target))
+    objs += [gemm_object(target, symbol) for symbol in gemm_symbols(kmod)]  # every GEMM variant it calls
+    from spiraltorch import cache
+
+    # st_pfor & co: the runtime's native parallel-for (codegen/pfor.py), built once per machine
+    objs.append(cache.cached_object(("pfor", repr(target)), lambda: pfor.object_code(target)))
     tmp_lib = os.path.join(directory, f".link-{uuid.uuid4().hex}.so")
-    link_shared(objs, tmp_lib, host.sym_name.data)
+    link_shared(objs, tmp_lib, host.sym_name.data, pfor.EXPORTS)
     sha = rt.file_sha256(tmp_lib)
     stem = re.sub(r"\W", "_", lowered.func_name) or "program"
     # The content hash in the name keeps dlopen's by-name handle cache from returning an older

@@ -27,25 +27,25 @@ def kernel_module(lowered):
 
 
 def _provide_gemm(kmod) -> None:
-    """Programs with f32 matmuls call st_sgemm; compile it once per process and let the JIT find it."""
+    """Programs with f32 matmuls call GEMM variants (st_sgemm, st_sgemm_n16, ...): compile them once per process;
+    `gemm_driver.library()` hands every variant's symbol to the JIT."""
     from spiraltorch.ir.kernel_dialect import GemmOp
 
     if any(isinstance(op, GemmOp) for op in kmod.walk()):
-        import llvmlite.binding as llvm
+        from spiraltorch.codegen import gemm_driver
 
-        from spiraltorch.codegen import gemm_driver, matmul
-
-        llvm.add_symbol(matmul.ENTRY, gemm_driver.default_kernel().fn_addr)
+        gemm_driver.library()
 
 
 class CpuExecutable:
     def __init__(self, lowered):
         from runtime.program import Program, TensorSpec
-        from spiraltorch.codegen import jit, llvm_emitter
+        from spiraltorch.codegen import jit, llvm_emitter, pfor
 
         kmod = kernel_module(lowered)
         host = next(op for op in kmod.ops if isinstance(op, func.FuncOp) and "spiral.host" in op.attributes)
         _provide_gemm(kmod)
+        pfor.install()  # the in-process native parallel-for (once per process)
         llvm_mod = llvm_emitter.emit_module(kmod)
         self.engine = jit.compile_module(llvm_mod)
         addr = self.engine.get_function_address(host.sym_name.data)

@@ -1,8 +1,10 @@
-"""The Python driver of the generated GEMM (`matmul.py` builds `st_sgemm`): compiling it in-process, calling it
-on numpy arrays, and splitting big products over threads with a spinning native handoff.
+"""The Python driver of the generated GEMM (`matmul.py` builds `st_sgemm` and its variants): compiling them
+in-process, calling them on numpy arrays, and splitting big products over threads with a spinning native handoff.
 
-Compiled SpiralTorch programs call `st_sgemm` from generated code (`kern.gemm`); this driver serves direct use
-(`gemm_driver.matmul(a, b)`), the benchmarks and the tests, and provides the in-process JIT copy of the kernel.
+Compiled SpiralTorch programs call the variants from generated code (`kern.gemm`); this driver serves direct use
+(`gemm_driver.matmul(a, b)`, which picks the variant with `matmul.choose` like the lowering does), the benchmarks
+and the tests, and provides the in-process JIT copy of the kernels (`library()`, which also hands every variant's
+symbol to llvmlite's JIT).
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from spiraltorch.codegen import matmul as gen
-from spiraltorch.codegen.matmul import ENTRY, GemmConfig, _init_llvm, _module_text, optimize, target_machine
+from spiraltorch.codegen.matmul import (
+    FLAG_ACC,
+    FLAG_TRANS_A,
+    FLAG_TRANS_B,
+    FLAG_TRANS_C,
+    GemmConfig,
+    _init_llvm,
+    _module_text,
+    optimize,
+    target_machine,
+)
 
 _SIG = ctypes.CFUNCTYPE(
     None, *([ctypes.c_int64] * 4), *([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64] * 3), ctypes.c_int32,
@@ -34,7 +46,8 @@ _SIG = ctypes.CFUNCTYPE(
 # --- driver ---------------------------------------------------------------------------------------
 class Call(NamedTuple):
     """Arguments of one st_sgemm call (without the workspace): sizes, then (byte address, leading
-    dimension, batch stride) of A, B and C, the latter two in elements, then the accumulate flag."""
+    dimension, batch stride) of A, B and C, the latter two in elements, then the flags (matmul.FLAG_*:
+    accumulate, A / B / C column-major, A / B read in place)."""
 
     batch: int
     m: int
@@ -49,7 +62,7 @@ class Call(NamedTuple):
     c: int
     ldc: int
     sc: int
-    acc: int
+    flags: int
 
     @property
     def flops(self) -> int:
@@ -58,12 +71,12 @@ class Call(NamedTuple):
 
 @dataclass
 class GemmKernel:
-    """A compiled st_sgemm plus its driver. The function lives as long as this object (its engine)."""
+    """One compiled variant plus its driver. The function lives as long as this object (its engine)."""
 
     cfg: GemmConfig
     compile_seconds: float
     _engine: llvm.ExecutionEngine
-    fn_addr: int  # address of st_sgemm
+    fn_addr: int  # address of the variant's exported function
     _fn: Callable
     _local: threading.local = field(default_factory=threading.local)
     _worker_ws: list = field(default_factory=list)
@@ -85,12 +98,15 @@ class GemmKernel:
         return self._worker_ws[i][1]
 
     def __call__(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, accumulate: bool = False,
-                 threads: int | None = None) -> np.ndarray:  # fmt: skip
-        """out (+)= a @ b for 2-D or batched 3-D float32 arrays; a 2-D operand broadcasts over the
-        batch. Operands whose rows are not contiguous are copied first; `out` must have contiguous rows."""
-        a, b = _rows(a), _rows(b)
-        out = _output(a, b, out, accumulate)
-        run_parallel(self, describe(a, b, out, accumulate), default_threads() if threads is None else threads)
+                 threads: int | None = None, direct_a: bool = False, direct_b: bool = False) -> np.ndarray:  # fmt: skip
+        """out (+)= a @ b for 2-D or batched 3-D float32 arrays with this variant; a 2-D operand broadcasts over
+        the batch. Row- and column-major operands (e.g. `x.T`) are used in place, others are copied first;
+        `out` must have contiguous rows (or columns, where the variant stores column-major C: cfg.trans_c).
+        direct_a/direct_b: read that operand in place instead of packing it (see matmul.Plan)."""
+        a, b = _operand(a), _operand(b)
+        out = _output(a, b, out, accumulate, self.cfg.trans_c)
+        extra = gen.FLAG_DIRECT_A * direct_a | gen.FLAG_DIRECT_B * direct_b
+        run_parallel(self, describe(a, b, out, accumulate, extra), default_threads() if threads is None else threads)
         return out
 
 
@@ -100,26 +116,55 @@ def _aligned_floats(n: int) -> tuple[np.ndarray, int]:
     return buf, buf.ctypes.data + (-buf.ctypes.data) % 64
 
 
-def compile_gemm(cfg: GemmConfig | None = None) -> GemmKernel:
-    """Generate, optimize and JIT-compile st_sgemm for `cfg` (default: GemmConfig(), host target)."""
-    cfg = cfg or GemmConfig()
+def _compile(cfgs: list[GemmConfig]) -> list[GemmKernel]:
+    """The variants `cfgs` (same target) in one module and one engine."""
     t0 = time.perf_counter()
-    tm = target_machine(cfg)
-    engine = llvm.create_mcjit_compiler(optimize(_module_text(cfg, tm), tm), tm)
+    tm = target_machine(cfgs[0])
+    engine = llvm.create_mcjit_compiler(optimize(_module_text(cfgs, tm), tm), tm)
     engine.finalize_object()
-    addr = engine.get_function_address(ENTRY)
-    return GemmKernel(cfg, time.perf_counter() - t0, engine, addr, _SIG(addr))
+    seconds = time.perf_counter() - t0
+    addrs = [engine.get_function_address(c.symbol) for c in cfgs]
+    return [GemmKernel(c, seconds, engine, addr, _SIG(addr)) for c, addr in zip(cfgs, addrs, strict=True)]
+
+
+def compile_gemm(cfg: GemmConfig | None = None) -> GemmKernel:
+    """Generate, optimize and JIT-compile one variant (default: the default variant, host target)."""
+    return _compile([cfg or gen.DEFAULT])[0]
 
 
 @functools.cache
+def library() -> dict[str, GemmKernel]:
+    """Every variant of `matmul.VARIANTS`, compiled once per process (~1 s), by symbol. Their symbols are
+    handed to llvmlite's JIT (llvm.add_symbol), so that JIT-compiled programs calling any variant link."""
+    kernels = _compile(list(gen.VARIANTS.values()))
+    for k in kernels:
+        llvm.add_symbol(k.cfg.symbol, k.fn_addr)
+    return {k.cfg.symbol: k for k in kernels}
+
+
 def default_kernel() -> GemmKernel:
-    return compile_gemm()
+    """The default variant (compiling `library()`, i.e. every variant, on first use)."""
+    return library()[gen.ENTRY]
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, accumulate: bool = False,
            threads: int | None = None) -> np.ndarray:  # fmt: skip
-    """out (+)= a @ b with the default host kernel (compiled on first use, ~0.25 s)."""
-    return default_kernel()(a, b, out, accumulate=accumulate, threads=threads)
+    """out (+)= a @ b with the plan (variant, operands read in place, C^T = B^T A^T) that `matmul.choose` picks
+    for the shape and layouts, the same choice as compiled programs make."""
+    a, b = _operand(a), _operand(b)
+    out = _output(a, b, out, accumulate)
+    plan = _choose(a.shape[-2], b.shape[-1], a.shape[-1], bool(_trans(a)), bool(_trans(b)))
+    kernel = library()[plan.symbol]
+    if plan.swap:  # out^T (+)= b^T @ a^T: views, the kernel stores a column-major C
+        a, b, out_ = np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2), np.swapaxes(out, -1, -2)
+    else:
+        out_ = out
+    call = describe(a, b, out_, accumulate, plan.flags)  # (a, b, out_ are checked already)
+    run_parallel(kernel, call, default_threads() if threads is None else threads)
+    return out
+
+
+_choose = functools.lru_cache(maxsize=256)(gen.choose)
 
 
 @functools.cache
@@ -127,13 +172,25 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _rows(x: np.ndarray) -> np.ndarray:
+def _operand(x: np.ndarray) -> np.ndarray:
+    """x itself when it is row- or column-major (in its last two dims) with float-aligned strides, else a
+    row-major copy."""
     if x.dtype != np.float32 or x.ndim not in (2, 3):
         raise TypeError(f"expected a 2-D or 3-D float32 array, got {x.dtype} {x.shape}")
-    return x if x.strides[-1] == 4 and all(s % 4 == 0 for s in x.strides) else np.ascontiguousarray(x)
+    return x if all(s % 4 == 0 for s in x.strides) and _trans(x) is not None else np.ascontiguousarray(x)
 
 
-def _output(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, accumulate: bool) -> np.ndarray:
+def _trans(x: np.ndarray) -> bool | None:
+    """False: row-major (unit stride along the last dim), True: column-major, None: neither."""
+    if x.strides[-1] == 4 or x.shape[-1] == 1 or x.size == 0:  # (numpy gives empty arrays zero strides)
+        return False
+    if x.strides[-2] == 4 or x.shape[-2] == 1:
+        return True
+    return None
+
+
+def _output(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, accumulate: bool, col_major_ok: bool = False
+            ) -> np.ndarray:
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape}")
     batch = {x.shape[0] for x in (a, b) if x.ndim == 3}
@@ -144,23 +201,30 @@ def _output(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, accumulate: bo
         if accumulate:
             raise ValueError("accumulate=True needs an out array")
         return np.empty(shape, np.float32)
-    if out.shape != shape or out.dtype != np.float32 or out.strides[-1] != 4 or any(s % 4 for s in out.strides):
+    unit = out.size == 0 or out.strides[-1] == 4 or out.shape[-1] == 1
+    unit = unit or (col_major_ok and (out.strides[-2] == 4 or out.shape[-2] == 1))
+    if out.shape != shape or out.dtype != np.float32 or not unit or any(s % 4 for s in out.strides):
         raise ValueError(f"out must be float32 {shape} with contiguous rows, got {out.dtype} {out.shape}")
     if out.ndim == 3 and out.shape[0] > 1 and out.strides[0] == 0:
         raise ValueError("out must not broadcast over the batch")
     return out
 
 
-def _mat(x: np.ndarray) -> tuple[int, int, int]:
+def _mat(x: np.ndarray, trans: bool = False) -> tuple[int, int, int]:
     """(address, leading dimension, batch stride); a 2-D operand gets batch stride 0 (broadcast)."""
-    return x.ctypes.data, x.strides[-2] // 4, x.strides[0] // 4 if x.ndim == 3 else 0
+    return x.ctypes.data, x.strides[-1 if trans else -2] // 4, x.strides[0] // 4 if x.ndim == 3 else 0
 
 
-def describe(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool) -> Call:
-    """The st_sgemm call computing out (+)= a @ b for checked arrays (see GemmKernel.__call__)."""
+def describe(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool, extra_flags: int = 0) -> Call:
+    """The st_sgemm call computing out (+)= a @ b for checked arrays (see GemmKernel.__call__); extra_flags
+    (FLAG_DIRECT_*) are or-ed into the flags."""
     batch = out.shape[0] if out.ndim == 3 else 1
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-    return Call(batch, m, n, k, *_mat(a), *_mat(b), *_mat(out), int(accumulate))
+    ta, tb, tc = _trans(a), _trans(b), _trans(out)
+    if ta is None or tb is None or tc is None:
+        raise ValueError("describe: operands must be row- or column-major (see _operand)")
+    flags = FLAG_ACC * bool(accumulate) | FLAG_TRANS_A * ta | FLAG_TRANS_B * tb | FLAG_TRANS_C * tc | extra_flags
+    return Call(batch, m, n, k, *_mat(a, ta), *_mat(b, tb), *_mat(out, tc), flags)
 
 
 # --- threading ------------------------------------------------------------------------------------
@@ -434,8 +498,12 @@ def _sub_batch(call: Call, lo: int, hi: int) -> Call:
 
 
 def _sub_n(call: Call, lo: int, hi: int) -> Call:
-    return call._replace(n=hi - lo, b=call.b + 4 * lo, c=call.c + 4 * lo)
+    col_b = call.ldb if call.flags & FLAG_TRANS_B else 1  # elements between B's columns
+    col_c = call.ldc if call.flags & FLAG_TRANS_C else 1
+    return call._replace(n=hi - lo, b=call.b + 4 * lo * col_b, c=call.c + 4 * lo * col_c)
 
 
 def _sub_m(call: Call, lo: int, hi: int) -> Call:
-    return call._replace(m=hi - lo, a=call.a + 4 * lo * call.lda, c=call.c + 4 * lo * call.ldc)
+    row_a = 1 if call.flags & FLAG_TRANS_A else call.lda  # elements between A's rows
+    row_c = 1 if call.flags & FLAG_TRANS_C else call.ldc
+    return call._replace(m=hi - lo, a=call.a + 4 * lo * row_a, c=call.c + 4 * lo * row_c)

@@ -407,32 +407,40 @@ def _if(e: FunctionEmitter, op: scf.IfOp):
     return results
 
 
-GEMM_SYMBOL = "st_sgemm"
+GEMM_SYMBOL = "st_sgemm"  # the default variant; kern.gemm names its variant (`kernel`)
 GEMM_TYPE = ir.FunctionType(ir.VoidType(), [I64, I64, I64, I64, ir.PointerType(), I64, I64, ir.PointerType(), I64,
                                             I64, ir.PointerType(), I64, I64, I32, ir.PointerType()])
 
 
 def _gemm(e: FunctionEmitter, op: GemmOp):
-    """st_sgemm on a band of batches and rows: pointers are offset to the band's first element."""
-    b = e.b
-    p = {k: v.value.data for k, v in op.properties.items()}
+    """The variant's GEMM (st_sgemm...) on a band of batches, rows and columns: pointers are offset to the band's
+    first element (rows of A and C, columns of B and C, are ld apart or adjacent by layout: trans_a/b/c)."""
+    from spiraltorch.codegen import matmul
 
-    def ptr(ref, batch_stride, row_stride, row):
+    b = e.b
+    p = {k: v.value.data if isinstance(v, IntegerAttr) else v.data for k, v in op.properties.items()}
+
+    def ptr(ref, batch_stride, *index_strides):
         _, offset = layout_of(ref.type)
         lin = b.add(ir.Constant(I64, offset), b.mul(e.get(op.b0), ir.Constant(I64, batch_stride)))
-        if row is not None:
-            lin = b.add(lin, b.mul(row, ir.Constant(I64, row_stride)))
+        for index, stride in index_strides:
+            lin = b.add(lin, b.mul(index, ir.Constant(I64, stride)))
         return b.gep(e.get(ref), [lin], inbounds=True, source_etype=F32)
 
-    r0 = e.get(op.r0)
+    r0, c0 = e.get(op.r0), e.get(op.c0)
     work = b.gep(e.get(op.work), [b.mul(e.get(op.slot), ir.Constant(I64, p["work_floats"]))], inbounds=True,
                  source_etype=F32)
-    fn = e.m.external(GEMM_SYMBOL, GEMM_TYPE)
-    b.call(fn, [b.sub(e.get(op.b1), e.get(op.b0)), b.sub(e.get(op.r1), r0), ir.Constant(I64, p["n"]),
-                ir.Constant(I64, p["k"]), ptr(op.a, p["sa"], p["lda"], r0), ir.Constant(I64, p["lda"]),
-                ir.Constant(I64, p["sa"]), ptr(op.b, p["sb"], 0, None), ir.Constant(I64, p["ldb"]),
-                ir.Constant(I64, p["sb"]), ptr(op.c, p["sc"], p["ldc"], r0), ir.Constant(I64, p["ldc"]),
-                ir.Constant(I64, p["sc"]), ir.Constant(I32, 0), work])
+    flags = (matmul.FLAG_TRANS_A * bool(p["trans_a"]) | matmul.FLAG_TRANS_B * bool(p["trans_b"])
+             | matmul.FLAG_TRANS_C * bool(p["trans_c"]) | matmul.FLAG_DIRECT_A * bool(p["direct_a"])
+             | matmul.FLAG_DIRECT_B * bool(p["direct_b"]))
+    fn = e.m.external(p["kernel"], GEMM_TYPE)
+    a = ptr(op.a, p["sa"], (r0, 1 if p["trans_a"] else p["lda"]))
+    bm = ptr(op.b, p["sb"], (c0, p["ldb"] if p["trans_b"] else 1))
+    c = ptr(op.c, p["sc"], (r0, 1 if p["trans_c"] else p["ldc"]), (c0, p["ldc"] if p["trans_c"] else 1))
+    b.call(fn, [b.sub(e.get(op.b1), e.get(op.b0)), b.sub(e.get(op.r1), r0), b.sub(e.get(op.c1), c0),
+                ir.Constant(I64, p["k"]), a, ir.Constant(I64, p["lda"]), ir.Constant(I64, p["sa"]),
+                bm, ir.Constant(I64, p["ldb"]), ir.Constant(I64, p["sb"]), c,
+                ir.Constant(I64, p["ldc"]), ir.Constant(I64, p["sc"]), ir.Constant(I32, flags), work])
 
 
 def _view(e: FunctionEmitter, op: memref.ViewOp):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from xdsl.dialects.builtin import I64, AnyFloatConstr, IndexType, IntegerAttr, MemRefType, i64
+from xdsl.dialects.builtin import I64, AnyFloatConstr, BoolAttr, IndexType, IntegerAttr, MemRefType, StringAttr, i64
 from xdsl.ir import Dialect
 from xdsl.irdl import (
     IRDLOperation,
@@ -37,9 +37,13 @@ class RemFOp(IRDLOperation):
 
 @irdl_op_definition
 class GemmOp(IRDLOperation):
-    """C[b, r, :] (+)= A[b, r, :] @ B[b] for batches [b0, b1) and rows [r0, r1) of one f32 GEMM, through our
-    generated `st_sgemm` (codegen/matmul.py). Leading dimensions and batch strides are in elements
-    relative to each memref's element [0, ..., 0]; `work` is scratch for one thread, slot `slot`."""
+    """C[b, r, c] (+)= A[b, r, :] @ B[b, :, c] for batches [b0, b1), rows [r0, r1) and columns [c0, c1) of one f32
+    GEMM (N columns, depth K), through our generated GEMM (codegen/matmul.py): `kernel` names the variant's
+    function (`st_sgemm`, `st_sgemm_n16`, ..., chosen by matmul.choose). Leading dimensions and batch strides are in
+    elements relative to each memref's element [0, ..., 0]; A, B and C are row-major (element (i, j) at i * ld + j)
+    or, with trans_a / trans_b / trans_c, column-major (at i + j * ld: transposed views, used without a copy).
+    direct_a / direct_b: the kernel reads that operand in place instead of packing it (matmul.Plan). `work` is
+    scratch for one thread, slot `slot`."""
 
     name = "kern.gemm"
     a = operand_def(MemRefType)
@@ -50,7 +54,10 @@ class GemmOp(IRDLOperation):
     b1 = operand_def(IndexType)
     r0 = operand_def(IndexType)
     r1 = operand_def(IndexType)
+    c0 = operand_def(IndexType)
+    c1 = operand_def(IndexType)
     slot = operand_def(IndexType)
+    kernel = prop_def(StringAttr)
     n = prop_def(IntegerAttr[I64])
     k = prop_def(IntegerAttr[I64])
     lda = prop_def(IntegerAttr[I64])
@@ -59,16 +66,28 @@ class GemmOp(IRDLOperation):
     sa = prop_def(IntegerAttr[I64])
     sb = prop_def(IntegerAttr[I64])
     sc = prop_def(IntegerAttr[I64])
+    trans_a = prop_def(BoolAttr)
+    trans_b = prop_def(BoolAttr)
+    trans_c = prop_def(BoolAttr)
+    direct_a = prop_def(BoolAttr)
+    direct_b = prop_def(BoolAttr)
     work_floats = prop_def(IntegerAttr[I64])
     irdl_options = (ParsePropInAttrDict(),)
     assembly_format = (
-        "$a `,` $b `,` $c `,` $work `batches` `[` $b0 `,` $b1 `)` `rows` `[` $r0 `,` $r1 `)` `slot` $slot "
-        "attr-dict `:` type($a) `,` type($b) `,` type($c) `,` type($work)"
+        "$a `,` $b `,` $c `,` $work `batches` `[` $b0 `,` $b1 `)` `rows` `[` $r0 `,` $r1 `)` "
+        "`cols` `[` $c0 `,` $c1 `)` `slot` $slot attr-dict `:` type($a) `,` type($b) `,` type($c) `,` type($work)"
     )
 
-    def __init__(self, a, b, c, work, b0, b1, r0, r1, slot, **props):
-        super().__init__(operands=[a, b, c, work, b0, b1, r0, r1, slot],
-                         properties={k: IntegerAttr(v, i64) for k, v in props.items()})
+    def __init__(self, a, b, c, work, b0, b1, r0, r1, c0, c1, slot, **props):
+        def attr(v):
+            if isinstance(v, str):
+                return StringAttr(v)
+            if isinstance(v, bool):
+                return BoolAttr.from_bool(v)
+            return IntegerAttr(v, i64)
+
+        super().__init__(operands=[a, b, c, work, b0, b1, r0, r1, c0, c1, slot],
+                         properties={k: attr(v) for k, v in props.items()})
 
 
 Kern = Dialect("kern", [RemFOp, GemmOp], [])
