@@ -29,6 +29,10 @@ class OutputPool:
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if nbytes < POOL_MIN_BYTES:
             return np.empty(shape, dtype)
+        return self.take(nbytes, shape, dtype)
+
+    def take(self, nbytes: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An array from a pooled buffer of nbytes (callers that know the size skip `empty`'s arithmetic)."""
         with self._lock:
             bases = self._free.setdefault(nbytes, [])
             for base in bases:
@@ -39,6 +43,15 @@ class OutputPool:
             if len(bases) < POOL_PER_SIZE:
                 bases.append(base)
         return base.view(dtype).reshape(shape)
+
+
+def allocator(shape: tuple[int, ...], dtype):
+    """A zero-argument function making output arrays of this shape and dtype: pooled when large."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes < POOL_MIN_BYTES:
+        return lambda: np.empty(shape, dtype)
+    return lambda: POOL.take(nbytes, shape, dtype)
 
 
 POOL = OutputPool()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runtime import outputs as _outputs  # large outputs reuse pages the caller has dropped
 from runtime import parallel as _parallel
-from runtime.outputs import POOL as _POOL  # large outputs reuse pages the caller has dropped
 
 _from_buffer = ctypes.c_char.from_buffer
 _addressof = ctypes.addressof
@@ -40,6 +40,7 @@ class Program:
         self._ws_ptr = self.workspace.ctypes.data
         self._busy = threading.Lock()
         self._out_specs = [(s.shape, np.dtype(s.dtype)) for s in outputs]
+        self._allocs = [_outputs.allocator(s.shape, s.dtype) for s in outputs]
 
     @property
     def workspace_bytes(self) -> int:
@@ -52,7 +53,7 @@ class Program:
         `addressof(c_char.from_buffer(a))` reads a data pointer in ~0.3 us where `a.ctypes.data` takes
         ~1.3 us; it only accepts writable C-contiguous buffers, and anything else takes the general path.
         """
-        outs = [_POOL.empty(shape, dtype) for shape, dtype in self._out_specs]
+        outs = [alloc() for alloc in self._allocs]
         try:
             ptrs = [_addressof(_from_buffer(a)) for a in (*args, *outs)]
         except (TypeError, ValueError, BufferError):  # e.g. bfloat16 cannot export a buffer
@@ -79,7 +80,7 @@ class Program:
                 arr = np.ascontiguousarray(arr)
             keep.append(arr)
             ptrs.append(arr.ctypes.data)
-        outs = [_POOL.empty(s.shape, s.dtype) for s in self.outputs]
+        outs = [alloc() for alloc in self._allocs]
         ptrs.extend(o.ctypes.data for o in outs)
         self._run(ptrs)
         return outs
