@@ -47,7 +47,18 @@ def _run_pipeline(module, args, out: _Out):
         topics = [t for t in os.environ.get("SPIRAL_LOG", "").split(",") if t]
         os.environ["SPIRAL_LOG"] = ",".join([*topics, "fusion"])
 
-    PipelineRun(args.pipeline, wanted, dump).run(module)
+    spec = args.pipeline
+    if wanted and not spec:  # `stc ir f.py:g --print-after autodiff`: the passes the cpu target runs
+        from spiraltorch.codegen.cpu_target import pipeline
+
+        spec = pipeline()
+    names = {p.split("{")[0].strip() for p in spec.split(",") if p.strip()}
+    from spiraltorch.passes.registry import descriptions
+
+    missing = sorted((wanted & set(descriptions())) - names)
+    if missing:
+        raise UsageError(f"--print-after {', '.join(missing)}: the pipeline '{spec}' does not run it")
+    PipelineRun(spec, wanted, dump).run(module)
     if not wanted:
         out.write(printer(module))
 
