@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -45,11 +44,23 @@ class FusePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         policy = FusionPolicy(max_size=self.max_size)
         for f in [o for o in op.ops if isinstance(o, func.FuncOp) and not o.is_declaration]:
-            Fuser(f.body.block, policy).run()
+            if _worth_a_look(f.body.block, policy):
+                Fuser(f.body.block, policy).run()
+
+
+def _worth_a_look(block: Block, policy: FusionPolicy) -> bool:
+    """False when nothing can fuse: fewer than two groupable ops and no loss with its gradient. Saves importing
+    networkx (~120 ms on a first compile) for functions such as a lone softmax."""
+    from spiraltorch.ir.ops import nn
+
+    groupable = sum(1 for o in block.ops if policy.groupable(o))
+    return groupable >= 2 or any(isinstance(o, nn.CrossEntropyGradOp) for o in block.ops)
 
 
 class Fuser:
     def __init__(self, block: Block, policy: FusionPolicy):
+        import networkx as nx  # imported on first use: ~120 ms
+
         self.block = block
         self.policy = policy
         self.ops = [o for o in block.ops if not o.has_trait(IsTerminator)]
@@ -109,6 +120,8 @@ class Fuser:
                 for m in pair:
                     owner[m] = ("pair", i)
                 sizes[("pair", i)] = 2
+            import networkx as nx
+
             quotient = nx.DiGraph()
             for u, v in self.graph.edges:
                 a, b = owner.get(u, u), owner.get(v, v)
@@ -265,6 +278,8 @@ class Fuser:
         term = self.block.last_op
         ops = [o for o in self.block.ops if o is not term]
         pos = {o: i for i, o in enumerate(ops)}
+        import networkx as nx
+
         graph = nx.DiGraph()
         graph.add_nodes_from(ops)
         for o in ops:
