@@ -49,8 +49,8 @@ def expand(op: _DiffOp) -> None:
     mapping: dict[SSAValue, SSAValue] = dict(zip(callee.body.block.args, op.args, strict=True))
     body = list(callee.body.block.ops)
     ret, body = body[-1], body[:-1]
-    for o in body:
-        ctx.add(o.clone(value_mapper=mapping))
+    for o in body:  # the clones keep the user's lines of the differentiated function
+        ctx.block.insert_op_before(o.clone(value_mapper=mapping), op)
     wrt = [callee.body.block.args[i] for i in op.wrt_indices()]
     active = _active(body, wrt)
     results = [mapping.get(v, v) for v in ret.operands]
@@ -89,13 +89,16 @@ def _is_float(v: SSAValue) -> bool:
     return dtypes.dtype_of(v.type).is_float
 
 
-def _rule(table: dict, o: Operation, mode: str):
+def _apply(ctx: RuleContext, table: dict, mode: str, o: Operation, mapping, seeds: list) -> list:
+    """Run o's rule from `table` on the cloned operands and results with the given cotangents/tangents."""
     rule = table.get(type(o))
     if rule is None:
         from spiraltorch.ir.text import where
 
         raise CompileError(f"{where(o)}: {o.name} has no {mode}-mode derivative rule")
-    return rule
+    ins = [ctx.wrap(mapping.get(v, v)) for v in o.operands]
+    outs = [ctx.wrap(mapping[r]) for r in o.results]
+    return rule(o, ins, outs, seeds)
 
 
 def _fit(o: Operation, v: SSAValue, t: Tensor, what: str) -> Tensor:
@@ -135,11 +138,8 @@ def _reverse(ctx, body, mapping, active, ret, op: VjpOp, wrt) -> list[SSAValue]:
     for o in reversed(body):
         if not any(r in ct for r in o.results):
             continue
-        rule = _rule(VJP, o, "reverse")
-        ins = [ctx.wrap(mapping.get(v, v)) for v in o.operands]
-        outs = [ctx.wrap(mapping[r]) for r in o.results]
         with ctx.located(o.location):
-            grads = rule(o, ins, outs, [ct.get(r) for r in o.results])
+            grads = _apply(ctx, VJP, "reverse", o, mapping, [ct.get(r) for r in o.results])
             for v, g in zip(o.operands, grads, strict=True):
                 if g is not None and v in active:
                     accumulate(v, _fit(o, v, g, "reverse-mode"))
@@ -156,11 +156,8 @@ def _forward(ctx, body, mapping, active, ret, op: JvpOp, wrt) -> list[SSAValue]:
     for o in body:
         if not any(v in tan for v in o.operands):
             continue
-        rule = _rule(JVP, o, "forward")
-        ins = [ctx.wrap(mapping.get(v, v)) for v in o.operands]
-        outs = [ctx.wrap(mapping[r]) for r in o.results]
         with ctx.located(o.location):
-            touts = rule(o, ins, outs, [tan.get(v) for v in o.operands])
+            touts = _apply(ctx, JVP, "forward", o, mapping, [tan.get(v) for v in o.operands])
             for r, t in zip(o.results, touts, strict=True):
                 if t is not None and r in active:
                     tan[r] = _fit(o, r, t, "forward-mode")
