@@ -8,6 +8,7 @@ results after each op, so fused and unfused code agree bit for bit), and only th
 from __future__ import annotations
 
 from spiraltorch.ir import dtypes
+from spiraltorch.ir.ops import reduction as rd
 from spiraltorch.ir.ops.creation import FullOp
 from spiraltorch.ir.ops.fusion import FusedOp
 from spiraltorch.kernels import scalar
@@ -47,6 +48,9 @@ def lower_fused(L: Lowerer, op: FusedOp) -> None:
     if op.kind.data == "cross_entropy":
         _lower_cross_entropy(L, op)
         return
+    if op.kind.data == "reduction":
+        _lower_reduction(L, op)
+        return
     block = op.body.block
     outs = [L.result_view(r, reuse=tuple(op.inputs)) for r in op.results]
     shape = dtypes.shape_of(op.results[0].type)
@@ -55,16 +59,96 @@ def lower_fused(L: Lowerer, op: FusedOp) -> None:
     yielded = list(block.last_op.operands)
 
     def body(kb, loaded):
-        env = dict(zip(block.args, loaded, strict=True))
-        for m in members:
-            if isinstance(m, FullOp):
-                env[m.result] = _constant(kb, m)
-                continue
-            args = [kb.convert(env[v], t) for v, t in zip(m.operands, scalar.operand_compute_types(m), strict=True)]
-            env[m.results[0]] = kb.convert(scalar.scalar(kb, m, args), m.results[0].type.element_type)
+        env = _evaluate(kb, members, dict(zip(block.args, loaded, strict=True)))
         return [env[v] for v in yielded]
 
     loop_nest_multi(L, "fused", ins, outs, body)
+
+
+def _evaluate(kb, members, env: dict) -> dict:
+    """Scalar code for the group's elementwise ops, in program order; env maps values to scalars."""
+    for m in members:
+        if isinstance(m, FullOp):
+            env[m.result] = _constant(kb, m)
+            continue
+        args = [kb.convert(env[v], t) for v, t in zip(m.operands, scalar.operand_compute_types(m), strict=True)]
+        env[m.results[0]] = kb.convert(scalar.scalar(kb, m, args), m.results[0].type.element_type)
+    return env
+
+
+def _lower_reduction(L: Lowerer, op: FusedOp) -> None:
+    """Elementwise ops feeding one reduction (sum, mean, max, min): the reduction's input is computed per element
+    inside the reduction loop and never stored; group values used elsewhere are stored from the same loop."""
+    from spiraltorch.ir.shapes import numel
+    from spiraltorch.kernels.reduction import _combine, _identity, kept_loops, reduce_loops
+
+    block = op.body.block
+    *members, red = [o for o in block.ops][:-1]
+    yielded = list(block.last_op.operands)
+    in_shape = dtypes.shape_of(red.input.type)
+    axes = red.normalized_axes()
+    kept = [i for i in range(len(in_shape)) if i not in axes]
+    outs = {v: L.result_view(r) for v, r in zip(yielded, op.results, strict=True)}
+    red_out = outs.pop(red.result)
+    full = list(outs.items())  # group values used outside: full input shape
+    views = [L.view(v).broadcast_to(in_shape) for v in op.inputs] + [o for _, o in full]
+    k_shape, k_strides = collapse([in_shape[i] for i in kept], *[[v.strides[i] for i in kept] for v in views])
+    r_shape, r_strides = collapse([in_shape[i] for i in axes], *[[v.strides[i] for i in axes] for v in views])
+    split = [View(v.buffer, (*k_shape, *r_shape), (*ks, *rs), v.offset, v.element_type)
+             for v, ks, rs in zip(views, k_strides, r_strides, strict=True)]
+    out_view = View(red_out.buffer, k_shape, _contig(k_shape), red_out.offset, red_out.element_type)
+    ct = scalar.compute_type(red_out.element_type)
+    n = numel([in_shape[i] for i in axes])
+    n_in = len(op.inputs)
+
+    def element(kb, refs, idx, acc):
+        env = _evaluate(kb, members, {a: kb.load(r, idx) for a, r in zip(block.args, refs[:n_in], strict=True)})
+        for (v, _), r in zip(full, refs[n_in:n_in + len(full)], strict=True):
+            kb.store(env[v], r, idx)
+        return _combine(kb, red, acc, kb.convert(env[red.input], ct))
+
+    def finish(kb, acc):
+        return kb.div(acc, kb.const(float(n), ct)) if isinstance(red, rd.MeanOp) else acc
+
+    columns = (len(k_shape) == 1 and r_shape and ct == red_out.element_type
+               and all(v.strides[0] in (0, 1) for v in split) and any(v.strides[0] == 1 for v in split))
+    if columns:  # kept elements adjacent in memory: accumulate whole rows (as kernels/reduction.py does)
+        _columns(L, [*split, out_view], k_shape[0], r_shape, ct, red, element, finish)
+        return
+
+    def row(kb, refs, kidx):
+        init = kb.const(_identity(red, ct), ct)
+        (acc,) = reduce_loops(kb, r_shape, [init], lambda idx, a: [element(kb, refs, idx, a[0])], kidx)
+        kb.store(kb.convert(finish(kb, acc), red_out.element_type), refs[-1], kidx)
+
+    kept_loops(L, "fused_" + red.name.split(".")[1], [*split, out_view], k_shape, row)
+
+
+def _columns(L: Lowerer, views, k: int, r_shape, ct, red, element, finish) -> None:
+    from spiraltorch.kernels.reduction import COLUMN_BLOCK, _identity
+
+    width = min(k, COLUMN_BLOCK)
+    blocks = -(-k // width)
+    kb, refs, lo, hi = L.kernel("fused_" + red.name.split(".")[1] + "_columns", views, blocks)
+    out = refs[-1]
+    with kb.loop(lo, hi) as blk:
+        j0 = kb.mul(blk.iv, kb.index(width))
+        wn = width if k % width == 0 else kb.min(kb.index(width), kb.sub(kb.index(k), j0))
+        with kb.loop(0, wn) as w:
+            kb.store(kb.const(_identity(red, ct), ct), out, [kb.add(j0, w.iv)])
+        with kb.loops([(0, d) for d in r_shape]) as ridx, kb.loop(0, wn) as w:
+            j = kb.add(j0, w.iv)
+            kb.store(element(kb, refs, [j, *ridx], kb.load(out, [j])), out, [j])
+        with kb.loop(0, wn) as w:
+            j = kb.add(j0, w.iv)
+            kb.store(finish(kb, kb.load(out, [j])), out, [j])
+    L.finish_kernel(kb)
+
+
+def _contig(shape):
+    from spiraltorch.kernels.view import contiguous_strides
+
+    return contiguous_strides(shape)
 
 
 def _lower_cross_entropy(L: Lowerer, op: FusedOp) -> None:

@@ -33,6 +33,7 @@ class _Group:
     members: list[Operation] = field(default_factory=list)
     bits: int = 0  # bitset of member op indices
     producers: set[Operation] = field(default_factory=set)  # ops outside the group that feed it
+    reduction: Operation | None = None  # a final reduction fed by the group (kind "reduction"); nothing joins after
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,12 @@ def _worth_a_look(block: Block, policy: FusionPolicy) -> bool:
     """False when nothing can fuse: fewer than two groupable ops and no loss with its gradient. Saves importing
     networkx (~120 ms on a first compile) for functions such as a lone softmax."""
     from spiraltorch.ir.ops import nn
+    from spiraltorch.ir.ops import reduction as rd
 
     groupable = sum(1 for o in block.ops if policy.groupable(o))
-    return groupable >= 2 or any(isinstance(o, nn.CrossEntropyGradOp) for o in block.ops)
+    reductions = any(isinstance(o, (rd.SumOp, rd.MeanOp, rd.MaxOp, rd.MinOp)) for o in block.ops)
+    return groupable >= 2 or (groupable and reductions) or any(isinstance(o, nn.CrossEntropyGradOp)
+                                                              for o in block.ops)
 
 
 class Fuser:
@@ -178,13 +182,18 @@ class Fuser:
             return
         decision = self.policy.groupable(o)
         if not decision:
-            self.log.append(f"{where}: not fused: {decision.reason}")
+            if not self._absorb_reduction(o, where):
+                self.log.append(f"{where}: not fused: {decision.reason}")
             return
         shape = dtypes.shape_of(o.results[0].type)
         group: _Group | None = None
         for p in self.graph.predecessors(o):
             candidate = self.group_of.get(p)
             if candidate is None or candidate is group:
+                continue
+            if candidate.reduction is not None:
+                self.log.append(f"{where}: does not join the group of {_describe(p)}: that group ends in "
+                                f"{_describe(candidate.reduction)}")
                 continue
             ok = self.policy.can_join(candidate.shape, len(candidate.members) + (len(group.members) if group else 0), o)
             if ok and group is not None:
@@ -198,6 +207,19 @@ class Fuser:
         if group is None:
             group = _Group(shape)
         self._add(group, o)
+
+    def _absorb_reduction(self, o: Operation, where: str) -> bool:
+        """A reduction whose input comes from an elementwise group joins it as the group's last op."""
+        p = _producer(o.operands[0]) if o.operands else None
+        g = self.group_of.get(p)
+        if g is None or g.reduction is not None:
+            return False
+        ok = self.policy.absorbs_reduction(g.shape, len(g.members), o)
+        self.log.append(f"{where}: {'closes' if ok else 'does not close'} the group of {_describe(p)}: {ok.reason}")
+        if ok:
+            self._add(g, o)
+            g.reduction = o
+        return bool(ok)
 
     def _external_producers(self, members_bits: int, producers: set[Operation]) -> set[Operation]:
         return {p for p in producers if not members_bits >> self.index[p] & 1}
@@ -237,7 +259,7 @@ class Fuser:
 
     # -- rewriting -----------------------------------------------------------------------------------
     def _outline(self, g: _Group) -> None:
-        self._outline_ops(g.members, "elementwise")
+        self._outline_ops(g.members, "elementwise" if g.reduction is None else "reduction")
         self.log.append(f"group of {len(g.members)} ops -> one kernel: {', '.join(_describe(m) for m in g.members)}")
 
     def _outline_ops(self, ops: list[Operation], kind: str) -> None:
@@ -249,7 +271,7 @@ class Fuser:
                 p = _producer(v)
                 if p in members:
                     continue
-                if p is not None and self.policy.inlinable_constant(p) and kind == "elementwise":
+                if p is not None and self.policy.inlinable_constant(p) and kind != "cross_entropy":
                     if p not in constants:
                         constants.append(p)
                 elif v not in inputs:

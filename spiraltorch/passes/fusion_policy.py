@@ -56,6 +56,20 @@ class FusionPolicy:
         """Put spiral.cross_entropy and spiral.cross_entropy_grad of the same logits and labels in one row kernel."""
         return Decision(True, "the forward loss and its gradient share each row's max and sum of exponentials")
 
+    def absorbs_reduction(self, group_shape: tuple[int, ...], group_size: int, op: Operation) -> Decision:
+        """Can the group feed reduction `op` from registers (the reduction's input computed inside its loop)?"""
+        from spiraltorch.ir.ops import reduction as rd
+
+        if not isinstance(op, (rd.SumOp, rd.MeanOp, rd.MaxOp, rd.MinOp)):
+            return Decision(False, f"{op.name} is not a sum/mean/max/min reduction")
+        if dtypes.dtype_of(op.result.type).kind == "b":
+            return Decision(False, "bool reductions keep their own kernel")
+        if dtypes.shape_of(op.input.type) != group_shape:
+            return Decision(False, f"the reduction's input shape differs from the group's {group_shape}")
+        if group_size + 1 > self.max_size:
+            return Decision(False, f"the group already has max-size={self.max_size} ops")
+        return Decision(True, "its input is computed in the reduction loop and never stored")
+
     def worth_a_group(self, size: int) -> Decision:
         if size < 2:
             return Decision(False, "a single op gains nothing from a fused kernel")
