@@ -108,3 +108,27 @@ def test_in_place_elementwise_results_are_correct():
 
     x, y = f32(16, 16), f32(16, 16) * 0.1
     assert_close(st.compile(fn)(x, y), st.compile(fn, target="interp")(x, y), rtol=1e-4, atol=1e-5)
+
+
+REDUCTION_CASES = [
+    (lambda x, y: st.mean((x - y) ** 2), [(64, 33), (64, 33)]),
+    (lambda x, y: st.sum(st.exp(x) * y, axis=0), [(256, 512), (512,)]),
+    (lambda x, y: st.max(x * y, axis=1, keepdims=True), [(37, 19), (37, 1)]),
+    (lambda x, y: (st.sum(x * y, axis=(0, 2)), x * y + 1), [(5, 6, 7), (7,)]),
+    (lambda x, y: st.min(st.tanh(x) + y, axis=0), [(300, 700), (300, 700)]),
+    (lambda x, y: st.sum(x.T * y, axis=1), [(40, 30), (30, 40)]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(REDUCTION_CASES)))
+def test_reduction_groups_match_the_interpreter(case):
+    fn, shapes = REDUCTION_CASES[case]
+    args = [f32(*s) for s in shapes]
+    got, want = st.compile(fn)(*args), st.compile(fn, target="interp")(*args)
+    for g, w in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, want)), strict=True):
+        assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_mse_is_one_reduction_kernel():
+    names = _kernels(lambda x, y: st.mean((x - y) ** 2), f32(64, 33), f32(64, 33))
+    assert names == ["k0_fused_mean"], names
