@@ -51,6 +51,9 @@ def lower_fused(L: Lowerer, op: FusedOp) -> None:
     if op.kind.data == "reduction":
         _lower_reduction(L, op)
         return
+    if op.kind.data == "matmul":
+        _lower_matmul_epilogue(L, op)
+        return
     block = op.body.block
     outs = [L.result_view(r, reuse=tuple(op.inputs)) for r in op.results]
     shape = dtypes.shape_of(op.results[0].type)
@@ -166,3 +169,50 @@ def _lower_cross_entropy(L: Lowerer, op: FusedOp) -> None:
         out = View.of_buffer(L.temp(shape, loss.result.type.element_type), shape, loss.result.type.element_type)
     loss_rows(L, views[loss.scores], views[loss.labels], loss.props()["reduction"], True, out=out,
               gout=outs[grad.result], gin=views.get(grad.g) or L.view(grad.g), name="cross_entropy_fwd_bwd")
+
+
+class _Epilogue:
+    """The elementwise ops after a matmul, run on each band of C inside the GEMM's kernel (kernels/linalg.py)."""
+
+    def __init__(self, members, c_value, args, inputs: list[View], outputs: list[tuple]):
+        self.members = members
+        self.c_value = c_value  # the matmul's result inside the region
+        self.args = args  # region arguments read by the epilogue, in the order of `inputs`
+        self.views = [*inputs, *(v for _, v in outputs)]
+        self.outputs = outputs  # (region value, view) stored by the epilogue
+        self.n_in = len(inputs)
+
+    def emit(self, kb, refs, c_at, rows, cols) -> None:
+        in_refs, out_refs = refs[:self.n_in], refs[self.n_in:]
+        with kb.loop(*rows) as i, kb.loop(*cols) as j:
+            idx = [i.iv, j.iv]
+            env = {self.c_value: c_at(i.iv, j.iv)}
+            env.update({a: kb.load(r, idx) for a, r in zip(self.args, in_refs, strict=True)})
+            env = _evaluate(kb, self.members, env)
+            for (v, _), r in zip(self.outputs, out_refs, strict=True):
+                kb.store(env[v], r, idx)
+
+
+def _lower_matmul_epilogue(L: Lowerer, op: FusedOp) -> None:
+    """matmul + its elementwise consumers: C is written by the GEMM and finished band by band while in cache."""
+    from spiraltorch.ir.ops.linalg import MatmulOp
+    from spiraltorch.kernels.linalg import emit_matmul
+
+    block = op.body.block
+    ops = list(block.ops)[:-1]
+    mm = next(o for o in ops if isinstance(o, MatmulOp))
+    members = [o for o in ops if o is not mm]
+    yielded = list(block.last_op.operands)
+    results = dict(zip(yielded, op.results, strict=True))
+    views = dict(zip(block.args, [L.view(v) for v in op.inputs], strict=True))
+    shape = dtypes.shape_of(mm.result.type)
+    if mm.result in results:  # C itself is used elsewhere: the GEMM writes it where it is wanted
+        c = L.result_view(results.pop(mm.result))
+    else:
+        et = mm.result.type.element_type
+        c = View.of_buffer(L.temp(shape, et), shape, et)
+    used = {v for m in members for v in m.operands}
+    args = [a for a in block.args if a in used]
+    outputs = [(v, L.result_view(r)) for v, r in results.items()]
+    epilogue = _Epilogue(members, mm.result, args, [views[a].broadcast_to(shape) for a in args], outputs)
+    emit_matmul(L, views[mm.lhs], views[mm.rhs], c, epilogue)

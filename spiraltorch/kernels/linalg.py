@@ -38,11 +38,17 @@ def _gemm_operand(L: Lowerer, v: View) -> tuple[View, bool]:
 
 @lowering(MatmulOp)
 def lower_matmul(L: Lowerer, op: MatmulOp) -> None:
-    out = L.result_view(op.result)
+    emit_matmul(L, L.view(op.lhs), L.view(op.rhs), L.result_view(op.result))
+
+
+def emit_matmul(L: Lowerer, a: View, b: View, out: View, epilogue=None) -> None:
+    """out = a @ b. `epilogue` (f32 2-D products only, see kernels/fusion.py) adds views to the GEMM kernel and
+    emits code run on each band of C right after the GEMM computed it: epilogue.emit(kb, refs, c_at, rows, cols)
+    with c_at(i, j) loading C[i, j] and rows / cols the band's (start, stop) in C's coordinates."""
     *batch, m, n = out.shape
-    k = L.view(op.lhs).shape[-1]
-    a = L.view(op.lhs).broadcast_to((*batch, m, k))
-    b = L.view(op.rhs).broadcast_to((*batch, k, n))
+    k = a.shape[-1]
+    a = a.broadcast_to((*batch, m, k))
+    b = b.broadcast_to((*batch, k, n))
     if out.element_type == F32:
         (a, ta), (b, tb) = _gemm_operand(L, a), _gemm_operand(L, b)
         nb = math.prod(batch)
@@ -50,8 +56,9 @@ def lower_matmul(L: Lowerer, op: MatmulOp) -> None:
         if plan.swap:  # C^T = B^T A^T: transposed views of the same buffers; C^T is column-major
             a, b, out = _t(b), _t(a), _t(out)
             ta, tb = not tb, not ta
-        _gemm(L, a, b, out, ta, tb, plan, split)
+        _gemm(L, a, b, out, ta, tb, plan, split, epilogue)
     else:
+        assert epilogue is None, "matmul epilogues need the f32 GEMM"
         _loops(L, a, b, out)
 
 
@@ -83,7 +90,8 @@ def _t(v: View) -> View:
     return v.transpose((*range(nd - 2), nd - 1, nd - 2))
 
 
-def _gemm(L: Lowerer, a: View, b: View, c: View, ta: bool, tb: bool, plan: gemm.Plan, split: str) -> None:
+def _gemm(L: Lowerer, a: View, b: View, c: View, ta: bool, tb: bool, plan: gemm.Plan, split: str,
+          epilogue=None) -> None:
     """c = a @ b with the plan, split over threads by `split` (see _plan); ta / tb: a / b column-major; c is
     column-major when the plan swaps."""
     *batch, m, n = c.shape
@@ -93,7 +101,7 @@ def _gemm(L: Lowerer, a: View, b: View, c: View, ta: bool, tb: bool, plan: gemm.
         for idx in _indices(bshape[:-1]):
             start = list(idx) + [0] * 3
             sub = [_take(v, start, len(bshape) - 1) for v in (a, b, c)]
-            _gemm(L, *sub, ta, tb, plan, split)
+            _gemm(L, *sub, ta, tb, plan, split, epilogue)
         return
     nb = bshape[0] if bshape else 1
     sa, sb, sc = (s[0] if s else 0 for s in (sa, sb, sc))
@@ -107,7 +115,10 @@ def _gemm(L: Lowerer, a: View, b: View, c: View, ta: bool, tb: bool, plan: gemm.
     work = View.of_buffer(L.temp((bands * slot,), F32), (bands * slot,), F32)
     flat = [View(v.buffer, v.shape[-2:], v.strides[-2:], v.offset, v.element_type) for v in (a, b, c)]
     # bands > 1 only for products worth splitting (flops, not bytes, decide for a GEMM)
-    kb, (ra, rb, rc, rw), lo, hi = L.kernel("matmul", [*flat, work], bands, parallel=bands > 1)
+    extra = list(epilogue.views) if epilogue is not None else []
+    kb, refs, lo, hi = L.kernel("matmul" if epilogue is None else "matmul_epilogue", [*flat, work, *extra], bands,
+                                parallel=bands > 1)
+    ra, rb, rc, rw = refs[:4]
     with kb.loop(lo, hi) as band:
         nxt = kb.add(band.iv, kb.index(1))
         (b0, b1), (r0, r1), (c0, c1) = ((kb.index(0), kb.index(x)) for x in (nb, m, n))
@@ -122,6 +133,15 @@ def _gemm(L: Lowerer, a: View, b: View, c: View, ta: bool, tb: bool, plan: gemm.
                          ldc=c.strides[-1 if tc else -2], sa=sa, sb=sb, sc=sc, trans_a=ta, trans_b=tb, trans_c=tc,
                          direct_a=plan.direct_a, direct_b=plan.direct_b,
                          work_floats=slot))
+        if epilogue is not None:
+            # C's band in C's own coordinates: a swapped plan computed rows [r0, r1) of C^T, i.e. C's columns. C is
+            # read through the GEMM's own parameter (the same noalias pointer the GEMM wrote through).
+            rows, cols = ((c0, c1), (r0, r1)) if tc else ((r0, r1), (c0, c1))
+
+            def c_at(i, j):
+                return kb.load(rc, [j, i] if tc else [i, j])
+
+            epilogue.emit(kb, refs[4:], c_at, rows, cols)
     L.finish_kernel(kb)
 
 

@@ -34,6 +34,7 @@ class _Group:
     bits: int = 0  # bitset of member op indices
     producers: set[Operation] = field(default_factory=set)  # ops outside the group that feed it
     reduction: Operation | None = None  # a final reduction fed by the group (kind "reduction"); nothing joins after
+    anchor: Operation | None = None  # a matmul whose elementwise epilogue the group is (kind "matmul")
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,10 @@ class Fuser:
             return
         decision = self.policy.groupable(o)
         if not decision:
+            if self.policy.starts_epilogue_group(o):
+                g = _Group(dtypes.shape_of(o.results[0].type), anchor=o)
+                self._add(g, o)
+                return
             if not self._absorb_reduction(o, where):
                 self.log.append(f"{where}: not fused: {decision.reason}")
             return
@@ -196,7 +201,11 @@ class Fuser:
                                 f"{_describe(candidate.reduction)}")
                 continue
             ok = self.policy.can_join(candidate.shape, len(candidate.members) + (len(group.members) if group else 0), o)
-            if ok and group is not None:
+            if ok and group is not None and group.anchor is not None and candidate.anchor is not None:
+                from spiraltorch.passes.fusion_policy import Decision
+
+                ok = Decision(False, "both groups are epilogues of a matmul")
+            elif ok and group is not None:
                 ok = self._acyclic_merge(group, candidate, o)
             elif ok:
                 ok = self._acyclic_join(candidate, o)
@@ -212,7 +221,7 @@ class Fuser:
         """A reduction whose input comes from an elementwise group joins it as the group's last op."""
         p = _producer(o.operands[0]) if o.operands else None
         g = self.group_of.get(p)
-        if g is None or g.reduction is not None:
+        if g is None or g.reduction is not None or g.anchor is not None:
             return False
         ok = self.policy.absorbs_reduction(g.shape, len(g.members), o)
         self.log.append(f"{where}: {'closes' if ok else 'does not close'} the group of {_describe(p)}: {ok.reason}")
@@ -250,6 +259,7 @@ class Fuser:
         self.group_of[o] = g
 
     def _merge(self, a: _Group, b: _Group) -> _Group:
+        a.anchor = a.anchor or b.anchor
         for m in b.members:
             self.group_of[m] = a
         a.members = sorted(a.members + b.members, key=self.index.__getitem__)
@@ -259,7 +269,8 @@ class Fuser:
 
     # -- rewriting -----------------------------------------------------------------------------------
     def _outline(self, g: _Group) -> None:
-        self._outline_ops(g.members, "elementwise" if g.reduction is None else "reduction")
+        kind = "reduction" if g.reduction is not None else "matmul" if g.anchor is not None else "elementwise"
+        self._outline_ops(g.members, kind)
         self.log.append(f"group of {len(g.members)} ops -> one kernel: {', '.join(_describe(m) for m in g.members)}")
 
     def _outline_ops(self, ops: list[Operation], kind: str) -> None:

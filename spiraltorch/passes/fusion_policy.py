@@ -70,6 +70,18 @@ class FusionPolicy:
             return Decision(False, f"the group already has max-size={self.max_size} ops")
         return Decision(True, "its input is computed in the reduction loop and never stored")
 
+    def starts_epilogue_group(self, op: Operation) -> Decision:
+        """A 2-D float32 matmul (the generated GEMM) can carry an elementwise epilogue: each band of C is finished
+        (bias, activation, ...) right after the GEMM computed it, while it is still in cache."""
+        from spiraltorch.ir.ops.linalg import MatmulOp
+
+        if not isinstance(op, MatmulOp):
+            return Decision(False, f"{op.name} is not a matmul")
+        t = op.result.type
+        if len(dtypes.shape_of(t)) != 2 or dtypes.dtype_of(t).name != "f32":
+            return Decision(False, "only 2-D float32 matmuls (the GEMM path) take an epilogue")
+        return Decision(True, "its consumers of the same shape can run in the GEMM's band loop")
+
     def worth_a_group(self, size: int) -> Decision:
         if size < 2:
             return Decision(False, "a single op gains nothing from a fused kernel")

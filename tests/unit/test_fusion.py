@@ -132,3 +132,29 @@ def test_reduction_groups_match_the_interpreter(case):
 def test_mse_is_one_reduction_kernel():
     names = _kernels(lambda x, y: st.mean((x - y) ** 2), f32(64, 33), f32(64, 33))
     assert names == ["k0_fused_mean"], names
+
+
+EPILOGUE_CASES = [
+    (lambda x, w, b: st.relu(x @ w + b), [(256, 784), (784, 512), (512,)]),
+    (lambda x, w, b: st.tanh(x @ w + b), [(7, 5), (5, 3), (3,)]),
+    (lambda x, w, b: (x @ w, st.relu(x @ w + b)), [(64, 32), (32, 48), (48,)]),
+    (lambda x, w, b: st.relu(x.T @ w + b), [(784, 256), (784, 10), (10,)]),  # a swapped plan: C^T = B^T A^T
+    (lambda x, w, b: st.relu(x @ w.T + b), [(256, 512), (10, 512), (10,)]),
+    (lambda x, w, b: st.gelu(x @ w) * b, [(300, 20), (20, 700), (300, 1)]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(EPILOGUE_CASES)))
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_matmul_epilogues_match_the_interpreter(case, threads, monkeypatch):
+    monkeypatch.setenv("SPIRAL_NUM_THREADS", threads)
+    fn, shapes = EPILOGUE_CASES[case]
+    args = [f32(*s) for s in shapes]
+    got, want = st.compile(fn)(*args), st.compile(fn, target="interp")(*args)
+    for g, w in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, want)), strict=True):
+        assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_linear_relu_is_one_kernel():
+    names = _kernels(lambda x, w, b: st.relu(x @ w + b), f32(64, 32), f32(32, 48), f32(48))
+    assert names == ["k0_matmul_epilogue"], names

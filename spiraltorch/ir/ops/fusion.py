@@ -12,7 +12,8 @@ The region is isolated from above: its arguments are the group's inputs (the op'
 lists the values other ops use (the op's results). Only those are written to memory; everything else lives in
 registers. `kind` says how the backend maps the group to a kernel ("elementwise": one loop nest over the shape of
 the results; "reduction": elementwise ops and the sum/mean/max/min they feed, last, computed inside the reduction's
-loop; "cross_entropy": spiral.cross_entropy and spiral.cross_entropy_grad of the same logits in one pass
+loop; "matmul": a 2-D float32 matmul, first, and its elementwise epilogue, run band by band in the GEMM's kernel;
+"cross_entropy": spiral.cross_entropy and spiral.cross_entropy_grad of the same logits in one pass
 over the rows). Interpreting the op runs its body, so fusion never changes what the reference interpreter computes.
 """
 
@@ -33,7 +34,7 @@ from xdsl.traits import IsolatedFromAbove, IsTerminator, Pure
 from spiraltorch.ir.ops.base import SpiralOp
 from spiraltorch.ir.shapes import ShapeError
 
-KINDS = ("elementwise", "reduction", "cross_entropy")
+KINDS = ("elementwise", "reduction", "matmul", "cross_entropy")
 
 
 @irdl_op_definition

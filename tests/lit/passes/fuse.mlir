@@ -62,12 +62,16 @@ func.func @shapes(%x: tensor<4x8xf32>, %b: tensor<8xf32>) -> tensor<4x8xf32> {
   func.return %z : tensor<4x8xf32>
 }
 
-// A matmul between two elementwise ops: the add cannot join the exp's group (group -> matmul -> group is a cycle).
+// A matmul between two elementwise ops: the add cannot join the exp's group (group -> matmul -> group is a cycle);
+// it joins the matmul's instead, as its epilogue (run on each band of C inside the GEMM's kernel), with the relu.
 // CHECK-LABEL: func.func @cycle(
 // CHECK:         %[[A:.*]] = spiral.exp %x
-// CHECK:         %[[B:.*]] = spiral.matmul %[[A]], %w
-// CHECK:         spiral.fused %[[A]], %[[B]]
-// WHY: spiral.add ({{.*}}fuse.mlir:[[# @LINE + 4]]:3): does not join the group of spiral.exp ({{.*}}): spiral.matmul ({{.*}}) sits between the group and this op (fusing would make a cycle)
+// CHECK:         spiral.fused %[[A]], %w {kind = "matmul"}
+// CHECK:           spiral.matmul
+// CHECK:           spiral.add
+// CHECK:           spiral.relu
+// WHY: spiral.add ({{.*}}fuse.mlir:[[# @LINE + 5]]:3): does not join the group of spiral.exp ({{.*}}): spiral.matmul ({{.*}}) sits between the group and this op (fusing would make a cycle)
+// WHY: spiral.add ({{.*}}fuse.mlir:[[# @LINE + 4]]:3): joins the group of spiral.matmul
 func.func @cycle(%x: tensor<8x8xf32>, %w: tensor<8x8xf32>) -> tensor<8x8xf32> {
   %a = spiral.exp %x : tensor<8x8xf32> -> tensor<8x8xf32>
   %b = spiral.matmul %a, %w : tensor<8x8xf32>, tensor<8x8xf32> -> tensor<8x8xf32>
