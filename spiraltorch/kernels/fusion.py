@@ -80,60 +80,101 @@ def _evaluate(kb, members, env: dict) -> dict:
 
 
 def _lower_reduction(L: Lowerer, op: FusedOp) -> None:
-    """Elementwise ops feeding one reduction (sum, mean, max, min): the reduction's input is computed per element
-    inside the reduction loop and never stored; group values used elsewhere are stored from the same loop."""
+    """Elementwise ops feeding one reduction (sum, mean, max, min), and elementwise ops on its result: the
+    reduction's input is computed per element inside the reduction loop and never stored; group values used
+    elsewhere are stored from the same loop; the ops after the reduction run once per result element."""
     from spiraltorch.ir.shapes import numel
     from spiraltorch.kernels.reduction import _combine, _identity, kept_loops, reduce_loops
 
     block = op.body.block
-    *members, red = [o for o in block.ops][:-1]
+    ops = list(block.ops)[:-1]
+    red = next(o for o in ops if isinstance(o, (rd.SumOp, rd.MeanOp, rd.MaxOp, rd.MinOp)))
+    cut = ops.index(red)
+    constants = [o for o in ops if isinstance(o, FullOp)]
+    members = [o for o in ops[:cut] if not isinstance(o, FullOp)]
+    after = [o for o in ops[cut + 1:] if not isinstance(o, FullOp)]
+    before_values = {r for o in members for r in o.results}
     yielded = list(block.last_op.operands)
+    results = dict(zip(yielded, op.results, strict=True))
     in_shape = dtypes.shape_of(red.input.type)
+    res_shape = dtypes.shape_of(red.result.type)
     axes = red.normalized_axes()
     kept = [i for i in range(len(in_shape)) if i not in axes]
-    outs = {v: L.result_view(r) for v, r in zip(yielded, op.results, strict=True)}
-    red_out = outs.pop(red.result)
-    full = list(outs.items())  # group values used outside: full input shape
-    views = [L.view(v).broadcast_to(in_shape) for v in op.inputs] + [o for _, o in full]
-    k_shape, k_strides = collapse([in_shape[i] for i in kept], *[[v.strides[i] for i in kept] for v in views])
-    r_shape, r_strides = collapse([in_shape[i] for i in axes], *[[v.strides[i] for i in axes] for v in views])
+    k_full = [in_shape[i] for i in kept]
+    ct = scalar.compute_type(red.result.type.element_type)
+    red_et = red.result.type.element_type
+
+    def kept_view(v: View) -> View:  # a view of the result's shape, indexed by the kept dims only
+        strides = [v.strides[i] for i in kept] if len(v.shape) == len(in_shape) and len(in_shape) != len(kept) \
+            else list(v.strides)
+        return View(v.buffer, tuple(k_full), tuple(strides), v.offset, v.element_type)
+
+    used_before = {v for o in members for v in o.operands} | {red.input}
+    used_after = {v for o in after for v in o.operands}
+    args_before = [a for a in block.args if a in used_before]
+    args_after = [a for a in block.args if a in used_after]
+    inputs = dict(zip(block.args, op.inputs, strict=True))
+    full = [(v, L.result_view(r)) for v, r in results.items() if v in before_values]
+    red_out = L.result_view(results[red.result]) if red.result in results else None
+    after_outs = [(v, L.result_view(r)) for v, r in results.items() if v not in before_values and v is not red.result]
+    if red_out is None:  # accumulators need a home (the column loop keeps them in it)
+        red_out = View.of_buffer(L.temp(res_shape, red_et), res_shape, red_et)
+    big = [L.view(inputs[a]).broadcast_to(in_shape) for a in args_before] + [o for _, o in full]
+    small = [kept_view(L.view(inputs[a]).broadcast_to(res_shape)) for a in args_after] + \
+        [kept_view(red_out)] + [kept_view(o) for _, o in after_outs]
+    k_shape, k_strides = collapse(k_full, *[[v.strides[i] for i in kept] for v in big], *[v.strides for v in small])
+    r_shape, r_strides = collapse([in_shape[i] for i in axes], *[[v.strides[i] for i in axes] for v in big])
     split = [View(v.buffer, (*k_shape, *r_shape), (*ks, *rs), v.offset, v.element_type)
-             for v, ks, rs in zip(views, k_strides, r_strides, strict=True)]
-    out_view = View(red_out.buffer, k_shape, _contig(k_shape), red_out.offset, red_out.element_type)
-    ct = scalar.compute_type(red_out.element_type)
+             for v, ks, rs in zip(big, k_strides[:len(big)], r_strides, strict=True)]
+    kviews = [View(v.buffer, k_shape, ks, v.offset, v.element_type)
+              for v, ks in zip(small, k_strides[len(big):], strict=True)]
     n = numel([in_shape[i] for i in axes])
-    n_in = len(op.inputs)
+    nb_in, nb_full, ns_in = len(args_before), len(full), len(args_after)
 
     def element(kb, refs, idx, acc):
-        env = _evaluate(kb, members, {a: kb.load(r, idx) for a, r in zip(block.args, refs[:n_in], strict=True)})
-        for (v, _), r in zip(full, refs[n_in:n_in + len(full)], strict=True):
+        env = _evaluate(kb, constants + members,
+                        {a: kb.load(r, idx) for a, r in zip(args_before, refs[:nb_in], strict=True)})
+        for (v, _), r in zip(full, refs[nb_in:nb_in + nb_full], strict=True):
             kb.store(env[v], r, idx)
         return _combine(kb, red, acc, kb.convert(env[red.input], ct))
 
-    def finish(kb, acc):
-        return kb.div(acc, kb.const(float(n), ct)) if isinstance(red, rd.MeanOp) else acc
+    def finish(kb, refs, kidx, acc):
+        """Store the reduction's value and run the ops after it, at kept index kidx."""
+        small_refs = refs[len(split):]
+        value = kb.div(acc, kb.const(float(n), ct)) if isinstance(red, rd.MeanOp) else acc
+        value = kb.convert(value, red_et)
+        kb.store(value, small_refs[ns_in], kidx)
+        if after:
+            env = {a: kb.load(r, kidx) for a, r in zip(args_after, small_refs[:ns_in], strict=True)}
+            env[red.result] = value
+            env = _evaluate(kb, constants + after, env)
+            for (v, _), r in zip(after_outs, small_refs[ns_in + 1:], strict=True):
+                kb.store(env[v], r, kidx)
 
-    columns = (len(k_shape) == 1 and r_shape and ct == red_out.element_type
+    views = [*split, *kviews]
+    label = "fused_" + red.name.split(".")[1]
+    columns = (len(k_shape) == 1 and r_shape and ct == red_et
                and all(v.strides[0] in (0, 1) for v in split) and any(v.strides[0] == 1 for v in split))
     if columns:  # kept elements adjacent in memory: accumulate whole rows (as kernels/reduction.py does)
-        _columns(L, [*split, out_view], k_shape[0], r_shape, ct, red, element, finish)
+        acc_index = len(split) + ns_in
+        _columns(L, views, acc_index, k_shape[0], r_shape, ct, red, element, finish, label + "_columns")
         return
 
     def row(kb, refs, kidx):
         init = kb.const(_identity(red, ct), ct)
         (acc,) = reduce_loops(kb, r_shape, [init], lambda idx, a: [element(kb, refs, idx, a[0])], kidx)
-        kb.store(kb.convert(finish(kb, acc), red_out.element_type), refs[-1], kidx)
+        finish(kb, refs, kidx, acc)
 
-    kept_loops(L, "fused_" + red.name.split(".")[1], [*split, out_view], k_shape, row)
+    kept_loops(L, label, views, k_shape, row)
 
 
-def _columns(L: Lowerer, views, k: int, r_shape, ct, red, element, finish) -> None:
+def _columns(L: Lowerer, views, acc_index: int, k: int, r_shape, ct, red, element, finish, label: str) -> None:
     from spiraltorch.kernels.reduction import COLUMN_BLOCK, _identity
 
     width = min(k, COLUMN_BLOCK)
     blocks = -(-k // width)
-    kb, refs, lo, hi = L.kernel("fused_" + red.name.split(".")[1] + "_columns", views, blocks)
-    out = refs[-1]
+    kb, refs, lo, hi = L.kernel(label, views, blocks)
+    out = refs[acc_index]
     with kb.loop(lo, hi) as blk:
         j0 = kb.mul(blk.iv, kb.index(width))
         wn = width if k % width == 0 else kb.min(kb.index(width), kb.sub(kb.index(k), j0))
@@ -144,7 +185,7 @@ def _columns(L: Lowerer, views, k: int, r_shape, ct, red, element, finish) -> No
             kb.store(element(kb, refs, [j, *ridx], kb.load(out, [j])), out, [j])
         with kb.loop(0, wn) as w:
             j = kb.add(j0, w.iv)
-            kb.store(finish(kb, kb.load(out, [j])), out, [j])
+            finish(kb, refs, [j], kb.load(out, [j]))
     L.finish_kernel(kb)
 
 

@@ -35,6 +35,7 @@ class _Group:
     producers: set[Operation] = field(default_factory=set)  # ops outside the group that feed it
     reduction: Operation | None = None  # a final reduction fed by the group (kind "reduction"); nothing joins after
     anchor: Operation | None = None  # a matmul whose elementwise epilogue the group is (kind "matmul")
+    epilogue: set[Operation] = field(default_factory=set)  # ops on the reduction's result, after it
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,18 @@ class Fuser:
             if candidate is None or candidate is group:
                 continue
             if candidate.reduction is not None:
-                self.log.append(f"{where}: does not join the group of {_describe(p)}: that group ends in "
-                                f"{_describe(candidate.reduction)}")
+                ok = self._epilogue_join(candidate, o, p) if group is None else None
+                if ok:
+                    self.log.append(f"{where}: joins the group of {_describe(p)} after its reduction: {ok.reason}")
+                    group = candidate
+                    candidate.epilogue.add(o)
+                else:
+                    why = ok.reason if ok is not None else "it already joined another group"
+                    self.log.append(f"{where}: does not join the group of {_describe(p)}, which ends in "
+                                    f"{_describe(candidate.reduction)}: {why}")
                 continue
+            if group is not None and group.reduction is not None:
+                continue  # an epilogue member joins nothing else
             ok = self.policy.can_join(candidate.shape, len(candidate.members) + (len(group.members) if group else 0), o)
             if ok and group is not None and group.anchor is not None and candidate.anchor is not None:
                 from spiraltorch.passes.fusion_policy import Decision
@@ -217,12 +227,35 @@ class Fuser:
             group = _Group(shape)
         self._add(group, o)
 
+    def _epilogue_join(self, g: _Group, o: Operation, p: Operation):
+        """o may follow g's reduction when it works on the reduction's result shape and reads only the result, the
+        epilogue's values and outside values (not the values before the reduction)."""
+        red = g.reduction
+        decision = self.policy.can_join(dtypes.shape_of(red.result.type), len(g.members), o)
+        if not decision:
+            return decision
+        for v in o.operands:
+            q = _producer(v)
+            if q is not None and self.group_of.get(q) is g and q is not red and q not in g.epilogue:
+                from spiraltorch.passes.fusion_policy import Decision
+
+                return Decision(False, f"it reads {_describe(q)}, a value from before the reduction")
+        return self._acyclic_join(g, o)
+
     def _absorb_reduction(self, o: Operation, where: str) -> bool:
         """A reduction whose input comes from an elementwise group joins it as the group's last op."""
         p = _producer(o.operands[0]) if o.operands else None
         g = self.group_of.get(p)
         if g is None or g.reduction is not None or g.anchor is not None:
-            return False
+            # no elementwise group to close: the reduction starts a group of its own, which ops on its result
+            # can join (an epilogue); alone it stays a plain reduction kernel
+            shape = dtypes.shape_of(o.operands[0].type) if o.operands else ()
+            if not self.policy.absorbs_reduction(shape, 0, o):
+                return False
+            g = _Group(shape, reduction=o)
+            self._add(g, o)
+            self.log.append(f"{where}: starts a group that ops on its result may join")
+            return True
         ok = self.policy.absorbs_reduction(g.shape, len(g.members), o)
         self.log.append(f"{where}: {'closes' if ok else 'does not close'} the group of {_describe(p)}: {ok.reason}")
         if ok:

@@ -158,3 +158,30 @@ def test_matmul_epilogues_match_the_interpreter(case, threads, monkeypatch):
 def test_linear_relu_is_one_kernel():
     names = _kernels(lambda x, w, b: st.relu(x @ w + b), f32(64, 32), f32(32, 48), f32(48))
     assert names == ["k0_matmul_epilogue"], names
+
+
+AFTER_REDUCTION_CASES = [
+    (lambda g, b: b - 0.01 * st.sum(g, axis=0), [(256, 512), (512,)]),  # a bias update: one kernel
+    (lambda x, e: st.sqrt(st.mean(x * x, axis=1) + e), [(64, 33), (64,)]),  # RMS: one kernel
+    (lambda x, e: (st.sum(x * 2.0, axis=1, keepdims=True), st.exp(st.max(x * e, axis=1, keepdims=True)) * 3.0),
+     [(37, 19), (37, 1)]),
+    (lambda x, e: st.sum(st.tanh(x), axis=(0, 2)) * e + 1.0, [(5, 6, 7), (6,)]),
+    (lambda x, e: st.mean(x) * 2.0 - e.sum(), [(30, 40), (3,)]),
+    (lambda g, b: (st.sum(g, axis=1), st.max(g, axis=0) + b), [(256, 512), (512,)]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(AFTER_REDUCTION_CASES)))
+def test_ops_after_a_reduction_match_the_interpreter(case):
+    fn, shapes = AFTER_REDUCTION_CASES[case]
+    args = [np.abs(f32(*s)) + 0.1 for s in shapes]
+    got, want = st.compile(fn)(*args), st.compile(fn, target="interp")(*args)
+    for g, w in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, want)), strict=True):
+        assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_bias_update_and_rms_are_one_kernel_each():
+    fn, shapes = AFTER_REDUCTION_CASES[0]
+    assert _kernels(fn, *[f32(*s) for s in shapes]) == ["k0_fused_sum_columns"]
+    fn, shapes = AFTER_REDUCTION_CASES[1]
+    assert _kernels(fn, *[f32(*s) for s in shapes]) == ["k0_fused_mean"]

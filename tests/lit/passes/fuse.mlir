@@ -30,7 +30,7 @@ func.func @gelu(%x: tensor<1024xf32>, %a: tensor<f32>, %b: tensor<f32>) -> tenso
 }
 
 // Softmax written by hand: sub, exp and the sum they feed are one reduction kernel (exp(x - m) is stored once, for
-// the division); the division cannot join it: the group ends in the sum, whose result it needs.
+// the division); the division cannot join it: it works on (4, 8), and only ops on the sum's (4, 1) result may follow it.
 // CHECK-LABEL: func.func @softmax_by_hand(
 // CHECK:         %[[E:.*]], %[[S:.*]] = spiral.fused %x, %m {kind = "reduction"}
 // CHECK:           spiral.sub
@@ -38,7 +38,7 @@ func.func @gelu(%x: tensor<1024xf32>, %a: tensor<f32>, %b: tensor<f32>) -> tenso
 // CHECK:           spiral.sum
 // CHECK:         spiral.div %[[E]], %[[S]]
 // WHY: spiral.sum ({{.*}}fuse.mlir:[[# @LINE + 6]]:3): closes the group of spiral.exp ({{.*}}): its input is computed in the reduction loop and never stored
-// WHY: spiral.div ({{.*}}fuse.mlir:[[# @LINE + 6]]:3): does not join the group of spiral.exp ({{.*}}): that group ends in spiral.sum
+// WHY: spiral.div ({{.*}}fuse.mlir:[[# @LINE + 6]]:3): does not join the group of spiral.exp ({{.*}}), which ends in spiral.sum ({{.*}}): iteration spaces differ: (4, 8) vs the group's (4, 1)
 func.func @softmax_by_hand(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %m = spiral.max %x {axes = array<i64: 1>, keepdims = true} : tensor<4x8xf32> -> tensor<4x1xf32>
   %d = spiral.sub %x, %m : tensor<4x8xf32>, tensor<4x1xf32> -> tensor<4x8xf32>
