@@ -84,7 +84,7 @@ def _lower_reduction(L: Lowerer, op: FusedOp) -> None:
     reduction's input is computed per element inside the reduction loop and never stored; group values used
     elsewhere are stored from the same loop; the ops after the reduction run once per result element."""
     from spiraltorch.ir.shapes import numel
-    from spiraltorch.kernels.reduction import _combine, _identity, kept_loops, reduce_loops
+    from spiraltorch.kernels.reduction import _combine, _identity, column_kernel, kept_loops, reduce_loops
 
     block = op.body.block
     ops = list(block.ops)[:-1]
@@ -156,8 +156,8 @@ def _lower_reduction(L: Lowerer, op: FusedOp) -> None:
     columns = (len(k_shape) == 1 and r_shape and ct == red_et
                and all(v.strides[0] in (0, 1) for v in split) and any(v.strides[0] == 1 for v in split))
     if columns:  # kept elements adjacent in memory: accumulate whole rows (as kernels/reduction.py does)
-        acc_index = len(split) + ns_in
-        _columns(L, views, acc_index, k_shape[0], r_shape, ct, red, element, finish, label + "_columns")
+        column_kernel(L, label + "_columns", views, len(split) + ns_in, k_shape[0], r_shape, _identity(red, ct), ct,
+                      element, finish)
         return
 
     def row(kb, refs, kidx):
@@ -166,27 +166,6 @@ def _lower_reduction(L: Lowerer, op: FusedOp) -> None:
         finish(kb, refs, kidx, acc)
 
     kept_loops(L, label, views, k_shape, row)
-
-
-def _columns(L: Lowerer, views, acc_index: int, k: int, r_shape, ct, red, element, finish, label: str) -> None:
-    from spiraltorch.kernels.reduction import COLUMN_BLOCK, _identity
-
-    width = min(k, COLUMN_BLOCK)
-    blocks = -(-k // width)
-    kb, refs, lo, hi = L.kernel(label, views, blocks)
-    out = refs[acc_index]
-    with kb.loop(lo, hi) as blk:
-        j0 = kb.mul(blk.iv, kb.index(width))
-        wn = width if k % width == 0 else kb.min(kb.index(width), kb.sub(kb.index(k), j0))
-        with kb.loop(0, wn) as w:
-            kb.store(kb.const(_identity(red, ct), ct), out, [kb.add(j0, w.iv)])
-        with kb.loops([(0, d) for d in r_shape]) as ridx, kb.loop(0, wn) as w:
-            j = kb.add(j0, w.iv)
-            kb.store(element(kb, refs, [j, *ridx], kb.load(out, [j])), out, [j])
-        with kb.loop(0, wn) as w:
-            j = kb.add(j0, w.iv)
-            finish(kb, refs, [j], kb.load(out, [j]))
-    L.finish_kernel(kb)
 
 
 def _contig(shape):

@@ -115,23 +115,36 @@ def _columns(view: View, k_shape, r_shape, ct, out_t) -> bool:
 
 
 def _lower_columns(L: Lowerer, op, view: View, out_view: View, k: int, r_shape, ct, n: int) -> None:
-    """Accumulate whole rows into the output: for r: for j in block: out[j] = combine(out[j], x[j, r]). The inner
-    loop is contiguous in both arrays and vectorizes; the row-by-row order reads x once, sequentially."""
+    def step(kb, refs, idx, acc):
+        return _combine(kb, op, acc, kb.load(refs[0], idx))
+
+    def finish(kb, refs, kidx, acc):
+        if isinstance(op, rd.MeanOp):
+            kb.store(kb.div(acc, kb.const(float(n), ct)), refs[1], kidx)
+
+    column_kernel(L, op.name.split(".")[1] + "_columns", [view, out_view], 1, k, r_shape,
+                  _identity(op, ct), ct, step, finish)
+
+
+def column_kernel(L: Lowerer, label: str, views, acc_index: int, k: int, r_shape, init, ct, step, finish) -> None:
+    """Accumulate whole rows: for r: for j in block: acc[j] = step(acc[j], element (j, r)), with the accumulators
+    in views[acc_index] (k elements), then finish(kb, refs, [j], acc[j]) per j. The inner loop is contiguous and
+    vectorizes; the row-by-row order reads the input once, sequentially. Used by plain and fused reductions."""
     width = min(k, COLUMN_BLOCK)
     blocks = -(-k // width)
-    kb, (x_ref, o_ref), lo, hi = L.kernel(op.name.split(".")[1] + "_columns", [view, out_view], blocks)
+    kb, refs, lo, hi = L.kernel(label, views, blocks)
+    acc = refs[acc_index]
     with kb.loop(lo, hi) as blk:
         j0 = kb.mul(blk.iv, kb.index(width))
         wn = width if k % width == 0 else kb.min(kb.index(width), kb.sub(kb.index(k), j0))
         with kb.loop(0, wn) as w:
-            kb.store(kb.const(_identity(op, ct), ct), o_ref, [kb.add(j0, w.iv)])
+            kb.store(kb.const(init, ct), acc, [kb.add(j0, w.iv)])
         with kb.loops([(0, d) for d in r_shape]) as ridx, kb.loop(0, wn) as w:
             j = kb.add(j0, w.iv)
-            kb.store(_combine(kb, op, kb.load(o_ref, [j]), kb.load(x_ref, [j, *ridx])), o_ref, [j])
-        if isinstance(op, rd.MeanOp):
-            with kb.loop(0, wn) as w:
-                j = kb.add(j0, w.iv)
-                kb.store(kb.div(kb.load(o_ref, [j]), kb.const(float(n), ct)), o_ref, [j])
+            kb.store(step(kb, refs, [j, *ridx], kb.load(acc, [j])), acc, [j])
+        with kb.loop(0, wn) as w:
+            j = kb.add(j0, w.iv)
+            finish(kb, refs, [j], kb.load(acc, [j]))
     L.finish_kernel(kb)
 
 
