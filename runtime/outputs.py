@@ -25,11 +25,7 @@ class OutputPool:
         self._lock = threading.Lock()
 
     def empty(self, shape: tuple[int, ...], dtype) -> np.ndarray:
-        dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if nbytes < POOL_MIN_BYTES:
-            return np.empty(shape, dtype)
-        return self.take(nbytes, shape, dtype)
+        return allocator(shape, dtype)()
 
     def take(self, nbytes: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An array from a pooled buffer of nbytes (callers that know the size skip `empty`'s arithmetic)."""

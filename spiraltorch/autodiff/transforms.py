@@ -203,11 +203,10 @@ _EAGER: dict = {}
 def _eager_vjp(fn, primals, has_aux):
     from spiraltorch.frontend.api import compile as st_compile
 
-    fwd = _EAGER.setdefault(("fwd", fn), st_compile(fn))
+    fwd = _cached(("fwd", fn), lambda: st_compile(fn))
     out = fwd(*primals)
     value, aux = _split_aux("vjp", out, has_aux)
-    back = _EAGER.setdefault(("vjp", fn, has_aux), st_compile(
-        lambda ps, ct: vjp(fn, *ps, has_aux=has_aux)[1](ct)))
+    back = _cached(("vjp", fn, has_aux), lambda: st_compile(lambda ps, ct: vjp(fn, *ps, has_aux=has_aux)[1](ct)))
 
     def vjp_fn(cotangent):
         return back(tuple(primals), cotangent)
@@ -218,8 +217,16 @@ def _eager_vjp(fn, primals, has_aux):
 def _eager_jvp(fn, primals, tangents):
     from spiraltorch.frontend.api import compile as st_compile
 
-    run = _EAGER.setdefault(("jvp", fn), st_compile(lambda ps, ts: jvp(fn, ps, ts)))
+    run = _cached(("jvp", fn), lambda: st_compile(lambda ps, ts: jvp(fn, ps, ts)))
     return run(primals, tangents)
+
+
+def _cached(key, make):
+    """One compiled function per (transform, user function): built on first use only."""
+    compiled = _EAGER.get(key)
+    if compiled is None:
+        compiled = _EAGER[key] = make()
+    return compiled
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -168,12 +168,6 @@ def _lower_reduction(L: Lowerer, op: FusedOp) -> None:
     kept_loops(L, label, views, k_shape, row)
 
 
-def _contig(shape):
-    from spiraltorch.kernels.view import contiguous_strides
-
-    return contiguous_strides(shape)
-
-
 def _lower_cross_entropy(L: Lowerer, op: FusedOp) -> None:
     """cross_entropy + cross_entropy_grad of the same logits: one pass over the rows computes both."""
     from spiraltorch.kernels.nn import loss_rows

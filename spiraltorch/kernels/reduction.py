@@ -16,7 +16,7 @@ from spiraltorch.ir.shapes import normalize_axes, numel
 from spiraltorch.kernels.builder import KernelBuilder, is_bool, is_float
 from spiraltorch.kernels.lower import Lowerer, lowering
 from spiraltorch.kernels.scalar import compute_type
-from spiraltorch.kernels.view import View, collapse
+from spiraltorch.kernels.view import View, collapse, contiguous_strides
 
 REASSOC = arith.FastMathFlagsAttr(["reassoc", "contract"])
 
@@ -77,7 +77,8 @@ def _reduce_views(L: Lowerer, op):
     axes = normalize_axes(op.props()["axes"], len(src.shape))
     out = L.result_view(op.result)
     view, k_shape, r_shape = split_view(src, axes)
-    return view, out, View(out.buffer, k_shape, _contig(k_shape), out.offset, out.element_type), k_shape, r_shape
+    out_kept = View(out.buffer, k_shape, contiguous_strides(k_shape), out.offset, out.element_type)
+    return view, out, out_kept, k_shape, r_shape
 
 
 @lowering(rd.SumOp, rd.MeanOp, rd.MaxOp, rd.MinOp)
@@ -148,12 +149,6 @@ def column_kernel(L: Lowerer, label: str, views, acc_index: int, k: int, r_shape
     L.finish_kernel(kb)
 
 
-def _contig(shape):
-    from spiraltorch.kernels.view import contiguous_strides
-
-    return contiguous_strides(shape)
-
-
 @lowering(rd.LogSumExpOp)
 def lower_logsumexp(L: Lowerer, op) -> None:
     view, out, out_view, k_shape, r_shape = _reduce_views(L, op)
@@ -189,7 +184,7 @@ def lower_argreduce(L: Lowerer, op) -> None:
                 src.offset, src.element_type)
     k_shape = tuple(src.shape[i] for i in kept)
     r_shape = tuple(src.shape[i] for i in red)
-    out_view = View(out.buffer, k_shape, _contig(k_shape), out.offset, out.element_type)
+    out_view = View(out.buffer, k_shape, contiguous_strides(k_shape), out.offset, out.element_type)
     ct = compute_type(src.element_type)
     better = ">" if isinstance(op, rd.ArgMaxOp) else "<"
 
