@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from spiraltorch.fuzz.batches import run_batches
 from spiraltorch.fuzz.builders import ALL_OPS
 from spiraltorch.fuzz.check import check_program
 from spiraltorch.fuzz.params import KNOWN_BUGS, known_grad_bugs
@@ -29,46 +29,20 @@ class RunResult:
 def run(examples: int, target: str = "cpu", ops=None, max_ops: int = 12, seed: int = 0, batch: int = 500,
         stop_on_failure: bool = False, log=print) -> RunResult:
     """Check `examples` random programs in batches (each with its own seed, shrinking failures)."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hseed
-
     result = RunResult()
-    done = 0
-    batch_no = 0
-    t0 = time.time()
-    while done < examples:
-        n = min(batch, examples - done)
-        state = {"failed": False}
 
-        def one_check(program, state=state):
-            try:
-                check_program(program, target)
-            except BaseException:
-                state["failed"] = True
-                raise
-            if not state["failed"]:
-                result.clean += 1
-                result.ops.update(program.ops())
+    def check(program):
+        check_program(program, target)
 
-        @hseed(seed * 1_000_003 + batch_no)
-        @settings(max_examples=n, deadline=None, database=None, derandomize=False,
-                  suppress_health_check=list(HealthCheck),
-                  phases=[Phase.generate, Phase.shrink])
-        @given(programs(target=target, ops=ops, max_ops=max_ops))
-        def one(program):
-            one_check(program)
+        def record():
+            result.clean += 1
+            result.ops.update(program.ops())
 
-        try:
-            one()
-        except Exception as err:  # a failure, shrunk by hypothesis; the message holds the reproducer
-            result.failures.append(str(err))
-            log(f"FAILURE in batch {batch_no}:\n{err}\n")
-            if stop_on_failure:
-                break
-        done += n
-        batch_no += 1
-        log(f"[{time.time() - t0:.0f}s] {done}/{examples} programs, {result.clean} clean, "
-            f"{len(result.failures)} failures")
+        return record
+
+    run_batches(examples, programs(target=target, ops=ops, max_ops=max_ops), check, seed=seed, batch=batch,
+                stop_on_failure=stop_on_failure, failures=result.failures, log=log,
+                progress=lambda: f"{result.clean} clean, {len(result.failures)} failures")
     return result
 
 

@@ -507,57 +507,31 @@ def run_grad(examples: int, target: str = "cpu", ops=None, max_ops: int = 12, se
              stop_on_failure: bool = False, directions: int = DIRECTIONS, log=print) -> GradRunResult:
     """Check `examples` random programs in gradient mode, in batches (each with its own seed, shrinking
     failures); counts what was checked and what was skipped."""
-    import time
-
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hseed
-
+    from spiraltorch.fuzz.batches import run_batches
     from spiraltorch.fuzz.strategy import programs
 
     result = GradRunResult()
-    done = 0
-    batch_no = 0
-    t0 = time.time()
-    while done < examples:
-        n = min(batch, examples - done)
-        state = {"failed": False}
 
-        def one_check(program, state=state):
-            try:
-                out = check_grad_program(program, target, directions)
-            except BaseException:
-                state["failed"] = True
-                raise
-            if not state["failed"]:
-                result.examples += 1
-                result.ops.update(program.ops())
-                result.nonzero += out.nonzero
-                if out.fd == "checked":
-                    result.fd_checked += 1
-                else:
-                    result.skips[_skip_reason(out.fd)] += 1
-                result.target_checked += out.target == "checked"
-                if out.target.startswith("known bug: "):
-                    result.known[out.target.removeprefix("known bug: ")] += 1
+    def check(program):
+        out = check_grad_program(program, target, directions)
 
-        @hseed(seed * 1_000_003 + batch_no)
-        @settings(max_examples=n, deadline=None, database=None, derandomize=False,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
-        @given(programs(target=target, ops=ops, max_ops=max_ops, grad=True))
-        def one(program):
-            one_check(program)
+        def record():
+            result.examples += 1
+            result.ops.update(program.ops())
+            result.nonzero += out.nonzero
+            if out.fd == "checked":
+                result.fd_checked += 1
+            else:
+                result.skips[_skip_reason(out.fd)] += 1
+            result.target_checked += out.target == "checked"
+            if out.target.startswith("known bug: "):
+                result.known[out.target.removeprefix("known bug: ")] += 1
 
-        try:
-            one()
-        except Exception as err:
-            result.failures.append(str(err))
-            log(f"FAILURE in batch {batch_no}:\n{err}\n")
-            if stop_on_failure:
-                break
-        done += n
-        batch_no += 1
-        log(f"[{time.time() - t0:.0f}s] {done}/{examples} programs, {result.fd_checked} FD-checked, "
-            f"{result.skipped} skipped, {result.target_checked} checked on {target!r}, "
-            f"{len(result.failures)} failures")
+        return record
+
+    run_batches(examples, programs(target=target, ops=ops, max_ops=max_ops, grad=True), check, seed=seed,
+                batch=batch, stop_on_failure=stop_on_failure, failures=result.failures, log=log,
+                progress=lambda: f"{result.fd_checked} FD-checked, {result.skipped} skipped, "
+                                 f"{result.target_checked} checked on {target!r}, {len(result.failures)} failures")
     return result
 
