@@ -9,6 +9,6 @@ fi
 stamp=.venv/.spiraltorch-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev,examples]'
+  .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev,examples,wgpu,redis]'
   echo "$want" > "$stamp"
 fi

@@ -14,7 +14,17 @@ KNOBS: dict[str, tuple[str, str]] = {
                                      "thread does not pay: docs/backend-cpu.md, Parallel for)"),
     "SPIRAL_FUZZ_EXAMPLES": ("200", "random programs the fuzz test runs"),
     "SPIRAL_FUSE": ("1", "0 turns off the fusion pass in the cpu target (one kernel per op, for comparisons)"),
-    "SPIRAL_LOG": ("", "comma-separated topics to log (e.g. fusion)"),
+    "SPIRAL_LOG": ("", "comma-separated topics to log (fusion, rankk)"),
+    # Rank-K planning (docs/rankk/planning.md)
+    "SPIRAL_HEUR_K": ("", "SpiralK rules (text) for the Rank-K planner; read before the rules file"),
+    "SPIRAL_HEUR_FILE": ("", "the SpiralK rules file (default: ~/.spiraltorch/heur.kdsl)"),
+    "SPIRAL_HEUR_GEN_WEIGHT": ("2.0", "prior weight of a tuner-table measurement against the soft rules (SoftLogic)"),
+    "SPIRAL_TUNER_TABLE": ("", "the baked tuner table the Rank-K chooser loads (default: ~/.spiraltorch/tuner.json)"),
+    "SPIRAL_REWRITE": ("0", "1 runs Self-Rewrite A/B trials of the adopted Rank-K variant against the runner-up"),
+    "SPIRAL_REWRITE_MIN_TRIALS": ("20", "Self-Rewrite: trials needed before a rule may be written"),
+    "SPIRAL_REWRITE_CONFIDENCE": ("0.95", "Self-Rewrite: confidence of the Wilson score lower bound"),
+    "REDIS_URL": ("", "Redis server sharing SpiralK rules and tuner records (e.g. redis://127.0.0.1:6379/0)"),
+    "SPIRAL_REDIS_TIMEOUT": ("0.5", "seconds before a Redis connect or command gives up (then a no-op, one warning)"),
 }
 
 
